@@ -1,0 +1,169 @@
+"""Loads the conformance cases (data files beside this module) and derives the generated ones."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ..paths import PACKAGE_DIR
+from ..profiles import Profile
+from ..transport import ApiRequest
+from ..vocabulary import ENDPOINTS, TRANSPORTS
+
+CASES_DIR = Path(__file__).resolve().parent
+CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    endpoint: str
+    feature: str
+    description: str
+    request: dict[str, Any]
+    checks: tuple[tuple[str, dict[str, Any]], ...]
+    capability: str | None = "chat"
+    expect: str = "success"
+    transports: tuple[str, ...] = TRANSPORTS
+    source: str = ""
+    #: Parameters of every check of this case (e.g. the unsupported parameter's name).
+    common_params: dict[str, Any] = field(default_factory=dict)
+
+    def build_request(self, model: str | None) -> ApiRequest:
+        """The request with ``$model`` replaced by the configured model."""
+        spec = _substitute(copy.deepcopy(self.request), model or "")
+        raw = spec.get("raw_body")
+        return ApiRequest(
+            method=spec["method"],
+            path=spec["path"],
+            body=spec.get("body"),
+            raw_body=raw.encode() if isinstance(raw, str) else None,
+            auth=spec.get("auth", "valid"),
+            params=spec.get("params"),
+        )
+
+
+def _substitute(value: Any, model: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("$model", model)
+    if isinstance(value, list):
+        return [_substitute(v, model) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, model) for k, v in value.items()}
+    return value
+
+
+@cache
+def _case_schema() -> dict[str, Any]:
+    return json.loads((PACKAGE_DIR / "schemas" / "case.schema.json").read_text())
+
+
+def _normalise_checks(items: list[Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, {}))
+        else:
+            ((name, params),) = item.items()
+            out.append((name, dict(params)))
+    return tuple(out)
+
+
+def load_file(path: Path) -> list[Case]:
+    data = yaml.safe_load(path.read_text())
+    jsonschema.validate(data, _case_schema())
+    cases = []
+    for raw in data:
+        cases.append(
+            Case(
+                id=raw["id"],
+                endpoint=raw["endpoint"],
+                feature=raw["feature"],
+                description=raw["description"],
+                request=raw["request"],
+                checks=_normalise_checks(raw["checks"]),
+                capability=raw.get("capability", "chat"),
+                expect=raw.get("expect", "success"),
+                transports=tuple(raw.get("transports", TRANSPORTS)),
+                source=path.name,
+            )
+        )
+    return cases
+
+
+@cache
+def static_cases() -> tuple[Case, ...]:
+    cases: list[Case] = []
+    for name in CASE_FILES:
+        cases.extend(load_file(CASES_DIR / name))
+    return tuple(cases)
+
+
+@cache
+def _unsupported_values() -> dict[str, Any]:
+    return yaml.safe_load((CASES_DIR / "unsupported_values.yaml").read_text())
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    head, _, rest = dotted.partition(".")
+    return {head: _nest(rest, value) if rest else value}
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+class UnknownParameterValue(KeyError):
+    """A profile lists an unsupported parameter the suite has no sample value for."""
+
+
+def unsupported_cases(profile: Profile) -> list[Case]:
+    """One case per parameter the profile documents as unsupported, for endpoints with sample data."""
+    table = _unsupported_values()
+    cases = []
+    for endpoint in ENDPOINTS:
+        params = profile.unsupported(endpoint)
+        if not params or endpoint not in table:
+            continue
+        spec = table[endpoint]
+        base = spec["base"]
+        for parameter in params:
+            if parameter not in spec["values"]:
+                raise UnknownParameterValue(f"no sample value for unsupported {endpoint} parameter {parameter!r}")
+            companions = spec.get("companions", {}).get(parameter, {})
+            control_body = _merge(copy.deepcopy(base), copy.deepcopy(companions))
+            body = _merge(copy.deepcopy(control_body), _nest(parameter, spec["values"][parameter]))
+            path = ENDPOINTS[endpoint]
+            cases.append(
+                Case(
+                    id=f"{endpoint}.unsupported.{parameter}",
+                    endpoint=endpoint,
+                    feature="unsupported-params",
+                    description=f"{parameter!r} is documented as unsupported: it must be refused with a 4xx naming it.",
+                    request={"method": "POST", "path": path, "body": body},
+                    checks=(("unsupported.parameter_refused", {}), ("errors.envelope", {})),
+                    expect="refusal",
+                    source="unsupported_values.yaml",
+                    common_params={
+                        "parameter": parameter,
+                        "control": {"method": "POST", "path": path, "body": control_body},
+                    },
+                )
+            )
+    return cases
+
+
+def all_cases(profile: Profile) -> list[Case]:
+    return list(static_cases()) + unsupported_cases(profile)

@@ -1,0 +1,119 @@
+"""The check registry: every check has a stable dotted id that says what it asserts.
+
+A check is ``fn(ctx, exchange) -> None | str``: returning means the target passed (a string is
+an optional note), raising :class:`Failure` means the target broke the contract, raising
+:class:`~conformance.transport.Unjudgeable` means we could not judge, raising :class:`Skip`
+means the check does not apply. Checks are code; which check runs on which request is data
+(the case files).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..vocabulary import PASS, UNSUPPORTED_OK
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..transport import ApiRequest, Counter, Exchange, Transport
+
+
+class Failure(AssertionError):
+    """The target broke the contract this check asserts."""
+
+
+class Skip(Exception):
+    """The check does not apply (with the reason)."""
+
+
+CheckFn = Callable[["CheckContext", "Exchange"], "str | None"]
+_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    fn: CheckFn
+    description: str
+    #: Judges model quality (does the answer follow the prompt?) rather than the protocol.
+    semantic: bool = False
+    #: The status a passing run of this check records.
+    passing_status: str = PASS
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(check_id: str, *, semantic: bool = False, passing_status: str = PASS) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` under ``check_id``; the first docstring line is its description."""
+    if not _ID.match(check_id):
+        raise ValueError(f"check id {check_id!r} must be dotted lower_snake_case")
+
+    def register(fn: CheckFn) -> CheckFn:
+        if check_id in CHECKS:
+            raise ValueError(f"check {check_id!r} registered twice")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        if not doc:
+            raise ValueError(f"check {check_id!r} needs a docstring saying what it asserts")
+        CHECKS[check_id] = CheckSpec(check_id, fn, doc[0], semantic, passing_status)
+        return fn
+
+    return register
+
+
+@dataclass
+class CheckContext:
+    """What a check may use besides the exchange: settings, the case's parameters, follow-ups."""
+
+    settings: Settings
+    transport: Transport
+    counter: Counter
+    params: dict[str, Any] = field(default_factory=dict)
+    capability: str = "chat"
+    #: Follow-up exchanges made by checks, kept for the evidence.
+    followups: list[Exchange] = field(default_factory=list)
+    cache: dict[str, Exchange] = field(default_factory=dict)
+
+    @property
+    def profile(self):
+        return self.settings.profile
+
+    @property
+    def model(self) -> str | None:
+        return self.settings.model_for(self.capability)
+
+    def send(self, request: ApiRequest, *, cache_key: str | None = None) -> Exchange:
+        """Send a follow-up request through the same transport (counted, retried, cached)."""
+        from ..transport import send_with_retry
+
+        if cache_key is not None and cache_key in self.cache:
+            return self.cache[cache_key]
+        exchange = send_with_retry(self.transport, request, self.counter)
+        self.followups.append(exchange)
+        if cache_key is not None:
+            self.cache[cache_key] = exchange
+        return exchange
+
+
+def require(condition: Any, message: str) -> None:
+    """Raise :class:`Failure` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise Failure(message)
+
+
+def short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_MODULES = ("http", "errors", "models", "chat", "stream")
+
+
+def load_all() -> dict[str, CheckSpec]:
+    """Import every check module so the registry is complete."""
+    for name in _MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    return CHECKS

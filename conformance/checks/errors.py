@@ -1,0 +1,123 @@
+"""Checks on refusals: auth, invalid input, unknown models, unsupported parameters, the envelope."""
+
+from __future__ import annotations
+
+from ..transport import ApiRequest, Unjudgeable
+from ..vocabulary import UNSUPPORTED_OK
+from . import Failure, check, require, short
+
+_GATEWAY = frozenset({502, 503, 504})
+
+
+def error_object(ex) -> dict | None:
+    body = ex.json
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return None
+
+
+def _refused(ex, accepted: tuple[int, ...] | None, what: str) -> None:
+    """Fail unless ``ex`` is a refusal with one of ``accepted`` statuses (any 4xx when None)."""
+    if ex.status in _GATEWAY:
+        raise Unjudgeable(f"gateway status {ex.status} after {ex.attempts} attempts; could not judge {what}")
+    if ex.ok:
+        raise Failure(f"{what}: accepted with {ex.status}, expected a refusal ({_statuses(accepted)})")
+    if ex.status >= 500:
+        raise Failure(f"{what}: server error {ex.status} instead of a refusal ({_statuses(accepted)})")
+    if accepted is None:
+        require(400 <= ex.status < 500, f"{what}: status {ex.status}, expected 4xx")
+    else:
+        require(ex.status in accepted, f"{what}: status {ex.status}, expected {_statuses(accepted)}")
+
+
+def _statuses(accepted: tuple[int, ...] | None) -> str:
+    return "4xx" if accepted is None else " or ".join(map(str, accepted))
+
+
+@check("errors.envelope")
+def envelope(ctx, ex):
+    """An error response is application/json with {"error": {message, type, param, code}}."""
+    if ex.ok:
+        raise Failure(f"expected an error response, got {ex.status}")
+    require(ex.content_type == "application/json", f"error Content-Type is {ex.content_type or 'missing'!r}, expected application/json")
+    if ex.json_error:
+        raise Failure(f"error body is {ex.json_error}: {short(ex.text)}")
+    err = error_object(ex)
+    require(err is not None, f'error body lacks an "error" object: {short(ex.json)}')
+    require(isinstance(err.get("message"), str) and err["message"].strip(), f"error.message must be a non-empty string: {short(err)}")
+    require(isinstance(err.get("type"), str), f"error.type must be a string: {short(err)}")
+    require("param" in err and (err["param"] is None or isinstance(err["param"], str)), f"error.param must be present, a string or null: {short(err)}")
+    allowed = ctx.profile.code_types
+    code = err.get("code", "__missing__")
+    kinds = {"string": str, "integer": int, "null": type(None)}
+    ok = code != "__missing__" and any(
+        isinstance(code, kinds[k]) and not (k == "integer" and isinstance(code, bool)) for k in allowed
+    )
+    require(ok, f"error.code must be present and one of {'/'.join(allowed)}, got {short(code)}")
+
+
+@check("auth.missing_key_rejected")
+def missing_key(ctx, ex):
+    """A request without credentials is refused with 401."""
+    _refused(ex, ctx.profile.accepted_statuses("missing_key"), "request without an API key")
+
+
+@check("auth.wrong_key_rejected")
+def wrong_key(ctx, ex):
+    """A request with a wrong API key is refused with 401 or 403."""
+    _refused(ex, ctx.profile.accepted_statuses("wrong_key"), "request with a wrong API key")
+
+
+@check("errors.unknown_model_rejected")
+def unknown_model(ctx, ex):
+    """A request naming a model that does not exist is refused (404, or what the profile documents)."""
+    _refused(ex, ctx.profile.accepted_statuses("model_not_found"), "unknown model")
+
+
+@check("errors.malformed_json_rejected")
+def malformed_json(ctx, ex):
+    """A body that is not valid JSON is refused with 400, never a 5xx."""
+    _refused(ex, (400,), "malformed JSON body")
+
+
+@check("errors.invalid_request_rejected")
+def invalid_request(ctx, ex):
+    """A request that breaks the schema (wrong type, missing field, out of range) gets a 4xx, never 2xx or 5xx."""
+    statuses = ctx.params.get("statuses")
+    _refused(ex, tuple(statuses) if statuses else None, ctx.params.get("what", "invalid request"))
+
+
+def names_parameter(ex, parameter: str) -> bool:
+    err = error_object(ex) or {}
+    leaf = parameter.rsplit(".", 1)[-1]
+    param = err.get("param")
+    if isinstance(param, str) and (param == parameter or param.rsplit(".", 1)[-1] == leaf):
+        return True
+    message = err.get("message")
+    text = message if isinstance(message, str) else ex.text
+    return leaf.lower() in text.lower()
+
+
+@check("errors.names_parameter")
+def error_names_parameter(ctx, ex):
+    """The refusal's error says which parameter is wrong (error.param or the message)."""
+    parameter = ctx.params["parameter"]
+    if ex.ok:
+        raise Failure(f"expected a refusal naming {parameter!r}, got {ex.status}")
+    require(names_parameter(ex, parameter), f"the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
+
+
+@check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK)
+def unsupported_parameter(ctx, ex):
+    """A documented-unsupported parameter, sent alone, is refused with a 4xx naming it; silently accepting it fails."""
+    parameter = ctx.params["parameter"]
+    control = ctx.params.get("control")
+    if control is not None:
+        base = ctx.send(ApiRequest(**control), cache_key=f"control:{control['path']}:{sorted(control['body'])}")
+        if not base.ok:
+            raise Unjudgeable(f"the same request without {parameter!r} was refused too ({base.status}); cannot judge")
+    if ex.ok:
+        raise Failure(f"{parameter!r} is documented as unsupported but was silently accepted ({ex.status})")
+    _refused(ex, None, f"unsupported parameter {parameter!r}")
+    require(names_parameter(ex, parameter), f"refused with {ex.status}, but the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
+    return f"refused with {ex.status}"

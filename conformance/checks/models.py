@@ -1,0 +1,47 @@
+"""Checks on /v1/models: the list, retrieving one model."""
+
+from __future__ import annotations
+
+from ..openapi import schema_errors
+from . import Failure, check, require, short
+
+
+def _schema(component: str, body) -> None:
+    errors = schema_errors(component, body)
+    if errors:
+        raise Failure(f"body does not match {component}: " + "; ".join(errors[:3]))
+
+
+@check("models.list.shape")
+def list_shape(ctx, ex):
+    """GET /models returns {"object": "list", "data": [model objects with unique ids]} valid against the spec."""
+    body = ex.json
+    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    require(body.get("object") == "list", f'object is {short(body.get("object"))}, expected "list"')
+    data = body.get("data")
+    require(isinstance(data, list) and data, f"data must be a non-empty array, got {short(data)}")
+    _schema("ListModelsResponse", body)
+    ids = [m.get("id") for m in data if isinstance(m, dict)]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    require(not duplicates, f"model ids listed more than once: {duplicates}")
+
+
+@check("models.list.includes_configured")
+def list_includes_configured(ctx, ex):
+    """Every model the run is configured with appears in GET /models."""
+    data = (ex.json or {}).get("data") if isinstance(ex.json, dict) else None
+    require(isinstance(data, list), "no data array to look in")
+    listed = {m.get("id") for m in data if isinstance(m, dict)}
+    missing = sorted({m for m in ctx.settings.models.values()} - listed)
+    require(not missing, f"configured models not listed: {', '.join(missing)}")
+
+
+@check("models.retrieve.shape")
+def retrieve_shape(ctx, ex):
+    """GET /models/{id} returns that model object (same id, object "model") valid against the spec."""
+    body = ex.json
+    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    wanted = ex.request.path.rsplit("/", 1)[-1]
+    require(body.get("id") == wanted, f"id is {short(body.get('id'))}, expected {wanted!r}")
+    require(body.get("object") == "model", f'object is {short(body.get("object"))}, expected "model"')
+    _schema("Model", body)

@@ -1,0 +1,138 @@
+"""The `conformance` command: `run` the suite against a target (or the embedded server), `serve` it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from . import __version__
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Conformance and compatibility suite for OpenAI-compatible HTTP APIs.",
+        epilog="Exit codes: 0 the target meets its profile, 1 it does not, 2 the suite could not judge.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the suite; with no --base-url, against the embedded reference server")
+    run.add_argument("--base-url", help="target base URL, e.g. https://api.scaleway.ai/v1 (default: $OPENAI_BASE_URL, else the embedded server)")
+    run.add_argument("--profile", default="scaleway", help="profile name or path to a profile YAML (default: scaleway)")
+    run.add_argument("--model", action="append", default=[], metavar="CAPABILITY=NAME", help="model for a capability; repeatable")
+    run.add_argument("--report-dir", default="reports", help="where report.json and report.html go (default: reports/)")
+    run.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)")
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response (default: 60)")
+    run.add_argument("--workers", default="auto", help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: auto)")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
+
+    serve = sub.add_parser("serve", help="serve the embedded reference server (keys from $CONFORMANCE_SERVER_API_KEY, comma-separated)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    return parser
+
+
+def _fail_usage(message: str) -> int:
+    print(f"conformance: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .preflight import preflight
+    from .settings import UsageError, resolve
+
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    with ExitStack() as stack:
+        embedded_url = None
+        if not args.base_url and not os.environ.get("OPENAI_BASE_URL"):
+            from .embedded import embedded_server
+
+            embedded_url = stack.enter_context(embedded_server())
+        try:
+            settings = resolve(
+                base_url=args.base_url,
+                profile=args.profile,
+                model_specs=args.model,
+                report_dir=args.report_dir,
+                api_key_env=args.api_key_env,
+                timeout=args.timeout,
+                embedded_url=embedded_url,
+            )
+            preflight(settings)
+        except UsageError as exc:
+            return _fail_usage(str(exc))
+        report_dir = Path(args.report_dir)
+        report_json = report_dir / "report.json"
+        if report_json.exists():
+            report_json.unlink()
+        pytest_args = [
+            "--pyargs",
+            "conformance.suite",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:schemathesis",
+            "-q",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
+            f"--conformance-profile={args.profile}",
+            f"--conformance-report-dir={report_dir}",
+            f"--conformance-timeout={args.timeout}",
+            "--conformance-no-preflight",
+            f"--junitxml={report_dir / 'junit.xml'}",
+            "-o",
+            "junit_family=legacy",
+        ]
+        pytest_args += [f"--conformance-model={m}" for m in args.model]
+        if embedded_url:
+            pytest_args.append(f"--conformance-embedded-url={embedded_url}")
+        else:
+            pytest_args.append(f"--conformance-base-url={settings.base_url}")
+        if args.api_key_env:
+            pytest_args.append(f"--conformance-api-key-env={args.api_key_env}")
+        if str(args.workers) not in ("0", "none"):
+            pytest_args += ["-n", str(args.workers)]
+        pytest_args += extra
+        import pytest
+
+        code = pytest.main(pytest_args)
+    if code not in (0, 1, 5):
+        return _fail_usage(f"pytest stopped with exit code {int(code)}; see above")
+    if not report_json.exists():
+        return _fail_usage("no check ran, so no report was written (did -k deselect everything?)")
+    outcome = json.loads(report_json.read_text())["outcome"]
+    if outcome == "pass":
+        return EXIT_PASS
+    if outcome == "fail":
+        return EXIT_FAIL
+    print("conformance: some checks could not be judged (status error); see the report", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    keys = [k for k in os.environ.get("CONFORMANCE_SERVER_API_KEY", "sk-reference-server").split(",") if k]
+    print(f"conformance reference server on http://{args.host}:{args.port}/v1 (accepts the key in $CONFORMANCE_SERVER_API_KEY, default sk-reference-server)", flush=True)
+    serve(host=args.host, port=args.port, api_keys=keys)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    return cmd_serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

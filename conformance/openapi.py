@@ -1,0 +1,130 @@
+"""Load the suite's cut-down OpenAPI document and validate bodies against its component schemas."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, relevance
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from conformance.paths import openapi_path
+
+DOCUMENT_URI = "urn:conformance:openapi"  # base URI the document is registered under
+MAX_ERRORS = 10
+_MAX_MESSAGE = 240
+
+
+@functools.cache
+def load_document() -> dict:
+    """The parsed ``specs/openapi/openapi.yaml`` (shared, do not mutate)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(openapi_path(), encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=loader)
+
+
+def component_names() -> list[str]:
+    """Names under ``components/schemas``, in document order."""
+    return list(load_document()["components"]["schemas"])
+
+
+@functools.cache
+def _registry() -> Registry:
+    # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
+    return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(load_document()))
+
+
+@functools.cache
+def _validator(component: str) -> Draft202012Validator:
+    if component not in load_document()["components"]["schemas"]:
+        raise KeyError(component)
+    # OpenAPI-only keywords (discriminator, example, x-*) are unknown to Draft 2020-12 and thus ignored;
+    # `format` is annotation-only by default. The generator has already rewritten 3.0 `nullable`.
+    schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component}"}
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def _rejects_tag(errors: list[ValidationError]) -> bool:
+    """Whether a oneOf/anyOf branch failed on the instance's ``type`` tag (an OpenAPI discriminator)."""
+    return any(e.validator in ("enum", "const") and list(e.relative_path) == ["type"] for e in errors)
+
+
+def _describe(error: ValidationError) -> str:
+    # Descend into anyOf/oneOf context to the most specific failure, like jsonschema's best_match,
+    # but first discarding the branches whose ``type`` tag does not match the instance's.
+    while error.context:
+        branches: dict = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        kept = [sub for subs in branches.values() if not _rejects_tag(subs) for sub in subs]
+        smallest = sorted(kept or error.context, key=relevance)[:2]
+        if len(smallest) == 2 and relevance(smallest[0]) == relevance(smallest[1]):
+            break
+        error = smallest[0]
+    message = error.message
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 1] + "…"
+    return f"{error.json_path}: {message}"
+
+
+def schema_errors(component: str, instance: Any) -> list[str]:
+    """Errors of ``instance`` against ``#/components/schemas/<component>``, best match first.
+
+    Each is ``"<JSON path>: <message>"``, e.g. ``$.choices[0].message.role: 'bot' is not one
+    of ['assistant']``; at most ``MAX_ERRORS``; empty if valid. Unknown component: KeyError.
+    """
+    errors = sorted(_validator(component).iter_errors(instance), key=relevance, reverse=True)
+    out: list[str] = []
+    for error in errors:
+        text = _describe(error)
+        if text not in out:
+            out.append(text)
+        if len(out) >= MAX_ERRORS:
+            break
+    return out
+
+
+def _operation(path: str, method: str) -> dict | None:
+    return load_document()["paths"].get(path, {}).get(method.lower())
+
+
+def _deref(obj: dict | None) -> dict | None:
+    """Follow a ``$ref`` to a non-schema component (response, request body)."""
+    while isinstance(obj, dict) and "$ref" in obj:
+        node: Any = load_document()
+        for part in obj["$ref"].removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        obj = node
+    return obj
+
+
+def _media_schema(content: dict | None, media_type: str | None) -> dict | None:
+    if not content:
+        return None
+    if media_type is None:
+        media_type = next(iter(content))
+    return content.get(media_type, {}).get("schema")
+
+
+def request_schema(path: str, method: str, media_type: str | None = None) -> dict | None:
+    """Request-body schema (often just a ``$ref``) of an operation, e.g. ``("/chat/completions", "post")``.
+
+    ``path`` is as in the document, without ``/v1``; ``media_type`` defaults to the first listed
+    (``multipart/form-data`` for ``/audio/transcriptions``). None when there is none.
+    """
+    operation = _operation(path, method)
+    body = _deref(operation.get("requestBody")) if operation else None
+    return _media_schema(body.get("content") if body else None, media_type)
+
+
+def response_schema(
+    path: str, method: str, status: str = "200", media_type: str = "application/json"
+) -> dict | None:
+    """Response-body schema of an operation for ``status`` and ``media_type`` (``text/event-stream``
+    gives the schema of one streamed event). None when the document defines none."""
+    operation = _operation(path, method)
+    response = _deref(operation.get("responses", {}).get(str(status))) if operation else None
+    return _media_schema(response.get("content") if response else None, media_type)

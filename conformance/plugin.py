@@ -1,0 +1,250 @@
+"""The pytest plugin: options, run settings, case parametrization, verdict collection, the report.
+
+It holds no check logic. It is inert unless the conformance suite is being run (the suite's
+package is among the arguments, or a target is given with --conformance-base-url).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .redact import redact
+
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+BASE_URL = "--conformance-base-url"
+PROFILE = "--conformance-profile"
+MODEL = "--conformance-model"
+REPORT_DIR = "--conformance-report-dir"
+API_KEY_ENV = "--conformance-api-key-env"
+TIMEOUT = "--conformance-timeout"
+EMBEDDED_URL = "--conformance-embedded-url"
+NO_PREFLIGHT = "--conformance-no-preflight"
+
+_SETTINGS = pytest.StashKey[Any]()
+_STATE = pytest.StashKey[dict]()
+
+
+# -- options ------------------------------------------------------------------------------------
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "OpenAI-compatibility conformance suite")
+    group.addoption(BASE_URL, dest="conformance_base_url", default=None, help="Base URL of the target, e.g. https://api.scaleway.ai/v1 (default: $OPENAI_BASE_URL, else the embedded reference server).")
+    group.addoption(PROFILE, dest="conformance_profile", default="scaleway", help="Profile name (specs/profiles/NAME.yaml) or path to a profile file (default: scaleway).")
+    group.addoption(MODEL, dest="conformance_model", action="append", default=[], metavar="CAPABILITY=NAME", help="Model for a capability (chat, tools, vision, audio, responses, embeddings, rerank, transcription); repeatable.")
+    group.addoption(REPORT_DIR, dest="conformance_report_dir", default="reports", help="Where report.json and report.html are written (default: reports/).")
+    group.addoption(API_KEY_ENV, dest="conformance_api_key_env", default=None, metavar="NAME", help="Read the API key from this environment variable (default: OPENAI_API_KEY, then SCW_SECRET_KEY).")
+    group.addoption(TIMEOUT, dest="conformance_timeout", type=float, default=60.0, help="Seconds to wait for one response (default: 60).")
+    group.addoption(EMBEDDED_URL, dest="conformance_embedded_url", default=None, help="(internal) URL of an embedded server started by `conformance run`.")
+    group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _suite_requested(config: pytest.Config) -> bool:
+    if _is_worker(config):
+        return bool(config.workerinput.get("conformance_active"))
+    if config.getoption("conformance_base_url") or config.getoption("conformance_embedded_url"):
+        return True
+    for arg in config.args:
+        name = str(arg).split("::")[0]
+        if name in ("conformance", "conformance.suite") or name.startswith("conformance.suite."):
+            return True
+        path = Path(name).resolve()
+        if path in (SUITE_DIR, PACKAGE_DIR) or SUITE_DIR in path.parents:
+            return True
+    return False
+
+
+# -- set-up -------------------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a conformance case run through one transport")
+    if not _suite_requested(config):
+        return
+    from .preflight import preflight
+    from .settings import UsageError, resolve
+
+    state: dict[str, Any] = {"verdicts": [], "usage": {}, "started": datetime.now(timezone.utc), "t0": time.perf_counter(), "stack": ExitStack()}
+    config.stash[_STATE] = state
+    opt = config.option
+    embedded_url = opt.conformance_embedded_url
+    if _is_worker(config):
+        embedded_url = config.workerinput.get("conformance_embedded_url")
+    elif embedded_url is None and not opt.conformance_base_url:
+        import os
+
+        if not os.environ.get("OPENAI_BASE_URL"):
+            from .embedded import embedded_server
+
+            embedded_url = state["stack"].enter_context(embedded_server())
+    state["embedded_url"] = embedded_url
+    try:
+        settings = resolve(
+            base_url=opt.conformance_base_url,
+            profile=opt.conformance_profile,
+            model_specs=opt.conformance_model,
+            report_dir=opt.conformance_report_dir,
+            api_key_env=opt.conformance_api_key_env,
+            timeout=opt.conformance_timeout,
+            embedded_url=embedded_url,
+        )
+        if not _is_worker(config) and not opt.conformance_no_preflight:
+            preflight(settings)
+    except UsageError as exc:
+        state["stack"].close()
+        pytest.exit(f"conformance: {exc}", returncode=2)
+    config.stash[_SETTINGS] = settings
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Hand the controller's decisions to each xdist worker."""
+    state = node.config.stash.get(_STATE, None)
+    node.workerinput["conformance_active"] = state is not None
+    if state is not None:
+        node.workerinput["conformance_embedded_url"] = state["embedded_url"]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        for transport in state.get("transports", {}).values():
+            transport.close()
+        state["stack"].close()
+
+
+# -- collection ---------------------------------------------------------------------------------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_case" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash.get(_SETTINGS, None)
+    params = []
+    if settings is not None:
+        from .cases import all_cases
+
+        for case in all_cases(settings.profile):
+            for transport in case.transports:
+                params.append(pytest.param((case, transport), id=f"{case.id}-{transport}", marks=pytest.mark.conformance))
+    metafunc.parametrize("conformance_case", params)
+
+
+@pytest.fixture
+def conformance_run(request: pytest.FixtureRequest):
+    """Run one (case, transport): record its verdicts, then pass, fail or skip the test item."""
+    config = request.config
+    settings = config.stash[_SETTINGS]
+    state = config.stash[_STATE]
+
+    def run(case, transport_name: str) -> None:
+        from .runner import run_case
+        from .transport import Counter, make_transport
+        from .vocabulary import ERROR, FAIL, SKIP
+
+        transports = state.setdefault("transports", {})
+        if transport_name not in transports:
+            transports[transport_name] = make_transport(transport_name, settings.base_url, settings.api_key, settings.timeout)
+        counter = Counter()
+        verdicts = run_case(case, settings, transports[transport_name], counter, cache=state.setdefault("cache", {}))
+        request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
+        request.node.user_properties.append(("conformance_usage", json.dumps(counter.as_dict())))
+        failed = [v for v in verdicts if v.status == FAIL]
+        errored = [v for v in verdicts if v.status == ERROR]
+        if failed or errored:
+            lines = [f"{v.status.upper()} {v.check}: {v.message}" for v in failed + errored]
+            pytest.fail(redact("\n".join(lines)), pytrace=False)
+        if verdicts and all(v.status == SKIP for v in verdicts):
+            pytest.skip(verdicts[0].message)
+
+    return run
+
+
+# -- results ------------------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redact(str(report.longrepr))
+    report.sections = [(k, redact(v)) for k, v in report.sections]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    state = _controller_state()
+    if state is None or report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == "conformance_verdicts":
+            state["verdicts"].extend(json.loads(value))
+        elif name == "conformance_usage":
+            for key, number in json.loads(value).items():
+                state["usage"][key] = state["usage"].get(key, 0) + number
+
+
+_CONTROLLER: dict[str, Any] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is not None and not _is_worker(session.config):
+        _CONTROLLER["state"] = state
+
+
+def _controller_state() -> dict[str, Any] | None:
+    return _CONTROLLER.get("state")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or _is_worker(config):
+        return
+    _CONTROLLER.pop("state", None)
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None or not state["verdicts"]:
+        return
+    from .report import build_report, write_report
+
+    usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0, **state["usage"]}
+    target = {
+        "base_url": settings.display_url,
+        "profile": settings.profile.name,
+        "profile_title": settings.profile.title,
+        "models": settings.models,
+        "embedded": settings.embedded,
+        "api_key_source": settings.api_key_source,
+    }
+    report = build_report(
+        target=target,
+        started=state["started"].isoformat(timespec="seconds"),
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        duration_s=time.perf_counter() - state["t0"],
+        results=state["verdicts"],
+        usage=usage,
+    )
+    state["report_paths"] = write_report(report, settings.report_dir)
+    state["report"] = report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or "report" not in state:
+        return
+    report = state["report"]
+    totals = report["totals"]
+    parts = ", ".join(f"{totals[s]} {s}" for s in ("pass", "unsupported-ok", "fail", "error", "skip"))
+    usage = report["usage"]
+    terminalreporter.write_sep("=", "conformance")
+    terminalreporter.write_line(f"target {report['target']['base_url']} · profile {report['target']['profile']} · outcome {report['outcome'].upper()}")
+    terminalreporter.write_line(f"{parts} ({totals['total']} verdicts) · {usage['requests']} requests, {usage['prompt_tokens']}+{usage['completion_tokens']} tokens")
+    json_path, html_path = state["report_paths"]
+    terminalreporter.write_line(f"report: {json_path} · {html_path}")

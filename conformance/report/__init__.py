@@ -1,0 +1,96 @@
+"""The report contract: build report.json from verdicts, validate it, write it with its HTML."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections import Counter as Tally
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .. import __version__
+from ..paths import PACKAGE_DIR
+from ..redact import redact_obj
+from ..vocabulary import ERROR, FAIL, STATUSES
+
+REPORT_VERSION = "1.0"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    return json.loads((PACKAGE_DIR / "schemas" / "report.schema.json").read_text())
+
+
+def counts(results: list[dict[str, Any]]) -> dict[str, int]:
+    tally = Tally(r["status"] for r in results)
+    out = {status: tally.get(status, 0) for status in STATUSES}
+    out["total"] = len(results)
+    return out
+
+
+def outcome(totals: dict[str, int]) -> str:
+    if totals[FAIL]:
+        return "fail"
+    if totals[ERROR]:
+        return "error"
+    return "pass"
+
+
+def transport_differences(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_key: dict[tuple[str, str], dict[str, str]] = {}
+    for r in results:
+        by_key.setdefault((r["case"], r["check"]), {})[r["transport"]] = r["status"]
+    return [
+        {"case": case, "check": check, "statuses": statuses}
+        for (case, check), statuses in sorted(by_key.items())
+        if len(statuses) > 1 and len(set(statuses.values())) > 1
+    ]
+
+
+def build_report(
+    *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int]
+) -> dict[str, Any]:
+    try:
+        import openai
+
+        openai_version = openai.__version__
+    except ImportError:  # pragma: no cover - openai is a dependency
+        openai_version = "absent"
+    results = sorted(results, key=lambda r: (r["endpoint"], r["case"], r["check"], r["transport"]))
+    totals = counts(results)
+    transports = sorted({r["transport"] for r in results})
+    report = {
+        "report_version": REPORT_VERSION,
+        "suite": {"name": "conformance", "version": __version__, "python": platform.python_version(), "openai": openai_version},
+        "target": target,
+        "started": started,
+        "finished": finished,
+        "duration_s": round(duration_s, 2),
+        "outcome": outcome(totals),
+        "totals": totals,
+        "by_transport": {t: counts([r for r in results if r["transport"] == t]) for t in transports},
+        "usage": usage,
+        "transport_differences": transport_differences(results),
+        "results": results,
+    }
+    return redact_obj(report)
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator(report_schema(), format_checker=jsonschema.FormatChecker()).validate(report)
+
+
+def write_report(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+    """Validate, then write report.json and the report.html rendered from it."""
+    from .html import render_html
+
+    validate_report(report)
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    html_path = directory / "report.html"
+    html_path.write_text(render_html(json.loads(json_path.read_text())))
+    return json_path, html_path

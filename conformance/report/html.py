@@ -1,0 +1,53 @@
+"""Renders report.html from report.json alone (Jinja2, autoescaped)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import jinja2
+
+from ..vocabulary import STATUSES
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("conformance.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
+
+
+def worst(statuses: list[str]) -> str:
+    for status in STATUSES:
+        if status in statuses:
+            return status
+    return "none"
+
+
+def matrix(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows endpoint × feature, columns transports; each cell: worst status and counts."""
+    transports = sorted({r["transport"] for r in report["results"]})
+    cells: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in report["results"]:
+        cells[(r["endpoint"], r["feature"])][r["transport"]].append(r["status"])
+    rows = []
+    for (endpoint, feature), by_transport in sorted(cells.items()):
+        row = {"endpoint": endpoint, "feature": feature, "anchor": f"{endpoint}--{feature}", "cells": []}
+        for t in transports:
+            statuses = by_transport.get(t, [])
+            row["cells"].append(
+                {"transport": t, "status": worst(statuses) if statuses else "none", "counts": {s: statuses.count(s) for s in STATUSES if statuses.count(s)}}
+            )
+        rows.append(row)
+    return transports, rows
+
+
+def render_html(report: dict[str, Any]) -> str:
+    transports, rows = matrix(report)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in report["results"]:
+        groups[f"{r['endpoint']}--{r['feature']}"].append(r)
+    return _ENV.get_template("report.html.j2").render(report=report, transports=transports, rows=rows, groups=groups, statuses=STATUSES)

@@ -1,0 +1,129 @@
+"""Chat messages: role and content validation, with content-part types registered per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import invalid_type, invalid_value, missing_required
+from .validation import expect_array, expect_choice, expect_object, expect_string
+
+ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True)
+class ContentPart:
+    type: str
+    #: The part's contribution to the prompt text (None for non-text parts).
+    text: str | None = None
+    #: Model capability needed to accept this part (e.g. "vision" for images), None if any chat model.
+    capability: str | None = None
+    #: Extra prompt tokens this part costs on top of its text (images, audio).
+    extra_tokens: int = 0
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    #: None (assistant only), a string, or the validated parts.
+    content: str | tuple[ContentPart, ...] | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        """String content, or the text parts joined with newlines; "" for null content."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content if part.text is not None)
+
+    @property
+    def parts(self) -> tuple[ContentPart, ...]:
+        return self.content if isinstance(self.content, tuple) else ()
+
+
+#: Validates one part object (its ``type`` already checked) at ``param``; returns the parsed part.
+PartParser = Callable[[dict[str, Any], str], ContentPart]
+
+
+def _text_part(part: dict[str, Any], param: str) -> ContentPart:
+    if part.get("text") is None:
+        raise missing_required(f"{param}.text")
+    return ContentPart("text", text=expect_string(part["text"], f"{param}.text"), raw=part)
+
+
+#: Content-part parsers by ``type``. Add image_url / input_audio / refusal parts here.
+PART_PARSERS: dict[str, PartParser] = {"text": _text_part}
+
+#: Part types each role may send (a subset of PART_PARSERS).
+ROLE_PARTS: dict[str, tuple[str, ...]] = {
+    "system": ("text",),
+    "developer": ("text",),
+    "user": ("text",),
+    "assistant": ("text",),
+    "tool": ("text",),
+}
+
+#: Roles whose content may be null or absent.
+NULLABLE_CONTENT = frozenset({"assistant"})
+
+
+def _parse_part(part: Any, role: str, param: str) -> ContentPart:
+    part = expect_object(part, param)
+    if part.get("type") is None:
+        raise missing_required(f"{param}.type")
+    part_type = expect_choice(part["type"], f"{param}.type", ROLE_PARTS[role])
+    return PART_PARSERS[part_type](part, param)
+
+
+def _parse_content(message: dict[str, Any], role: str, param: str) -> str | tuple[ContentPart, ...] | None:
+    content = message.get("content")
+    if content is None:
+        if role in NULLABLE_CONTENT:
+            return None
+        raise missing_required(f"{param}.content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise invalid_type(f"{param}.content", "a string or an array of content parts", content)
+    expect_array(content, f"{param}.content", min_items=1)
+    return tuple(_parse_part(part, role, f"{param}.content[{i}]") for i, part in enumerate(content))
+
+
+def parse_message(value: Any, param: str) -> Message:
+    message = expect_object(value, param)
+    if message.get("role") is None:
+        raise missing_required(f"{param}.role")
+    role = expect_choice(message["role"], f"{param}.role", ROLES)
+    content = _parse_content(message, role, param)
+    if message.get("name") is not None:
+        expect_string(message["name"], f"{param}.name")
+    if role == "tool":
+        if message.get("tool_call_id") is None:
+            raise missing_required(f"{param}.tool_call_id")
+        expect_string(message["tool_call_id"], f"{param}.tool_call_id")
+    return Message(role, content, raw=message)
+
+
+def parse_messages(value: Any, param: str = "messages") -> tuple[Message, ...]:
+    """Validate a ``messages`` array (non-empty) and return the parsed messages."""
+    items = expect_array(value, param)
+    if not items:
+        raise invalid_value(param, "expected at least one message, got an empty array.")
+    return tuple(parse_message(item, f"{param}[{i}]") for i, item in enumerate(items))
+
+
+def required_capabilities(messages: Iterable[Message]) -> set[str]:
+    """Model capabilities the messages' content parts need (checked after the model lookup)."""
+    return {part.capability for m in messages for part in m.parts if part.capability is not None}
+
+
+def last_user_text(messages: Sequence[Message]) -> str:
+    """The text of the last user message ("" when there is none): the model's input."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text
+    return ""

@@ -1,0 +1,133 @@
+"""Run settings: where the target is, which key, profile and models; checked before anything runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from .profiles import Profile, ProfileError, load_profile
+from .redact import register_secret
+from .vocabulary import CAPABILITIES, CHAT_LIKE
+
+DEFAULT_KEY_VARS = ("OPENAI_API_KEY", "SCW_SECRET_KEY")
+#: The variable through which the embedded run hands its generated key to the suite.
+EMBEDDED_KEY_VAR = "CONFORMANCE_EMBEDDED_API_KEY"
+
+
+class UsageError(ValueError):
+    """Bad input to the suite: one clear line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    api_key: str | None = field(repr=False)
+    api_key_source: str
+    profile: Profile
+    models: dict[str, str]
+    report_dir: Path
+    timeout: float
+    embedded: bool = False
+
+    def model_for(self, capability: str) -> str | None:
+        return self.models.get(capability)
+
+    @property
+    def display_url(self) -> str:
+        return public_url(self.base_url)
+
+
+def public_url(url: str) -> str:
+    """The URL without user:password and without a query string (may carry tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def parse_model_specs(specs: list[str] | None) -> dict[str, str]:
+    models: dict[str, str] = {}
+    for spec in specs or ():
+        capability, sep, name = spec.partition("=")
+        capability, name = capability.strip(), name.strip()
+        if not sep or not name:
+            raise UsageError(f"--model expects CAPABILITY=NAME, got {spec!r}")
+        if capability not in CAPABILITIES:
+            raise UsageError(f"--model: unknown capability {capability!r} (one of: {', '.join(CAPABILITIES)})")
+        models[capability] = name
+    return models
+
+
+def resolve_models(profile: Profile, given: dict[str, str]) -> dict[str, str]:
+    """Configured models win; then the profile's defaults; chat-like capabilities fall back to chat."""
+    models = {**profile.models, **given}
+    if "chat" in given:  # an explicit chat model replaces the profile's chat-like defaults
+        for capability in CHAT_LIKE:
+            if capability not in given:
+                models[capability] = given["chat"]
+    for capability in CHAT_LIKE:
+        if capability not in models and "chat" in models:
+            models[capability] = models["chat"]
+    return models
+
+
+def check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url must be an http(s) URL such as https://api.scaleway.ai/v1, got {url!r}")
+    return url.rstrip("/")
+
+
+def find_api_key(api_key_env: str | None, embedded: bool) -> tuple[str | None, str]:
+    if embedded:
+        return os.environ.get(EMBEDDED_KEY_VAR), "embedded server"
+    if api_key_env:
+        value = os.environ.get(api_key_env)
+        if not value:
+            raise UsageError(f"--api-key-env {api_key_env}: that environment variable is not set or empty")
+        return value, api_key_env
+    for name in DEFAULT_KEY_VARS:
+        if os.environ.get(name):
+            return os.environ[name], name
+    raise UsageError(
+        "no API key: set OPENAI_API_KEY or SCW_SECRET_KEY, or name another variable with --api-key-env "
+        "(any non-empty value for a server without authentication)"
+    )
+
+
+def resolve(
+    base_url: str | None,
+    profile: str,
+    model_specs: list[str] | None,
+    report_dir: str | os.PathLike[str],
+    api_key_env: str | None = None,
+    timeout: float = 60.0,
+    embedded_url: str | None = None,
+) -> Settings:
+    """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
+    embedded = embedded_url is not None
+    url = embedded_url or base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise UsageError("no base URL: pass --base-url URL (or set OPENAI_BASE_URL), or run `conformance run` alone")
+    url = check_base_url(url)
+    try:
+        loaded = load_profile(profile)
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from exc
+    key, source = find_api_key(api_key_env, embedded)
+    register_secret(key)
+    if timeout <= 0:
+        raise UsageError(f"--timeout must be positive, got {timeout}")
+    return Settings(
+        base_url=url,
+        api_key=key,
+        api_key_source=source,
+        profile=loaded,
+        models=resolve_models(loaded, parse_model_specs(model_specs)),
+        report_dir=Path(report_dir),
+        timeout=timeout,
+        embedded=embedded,
+    )

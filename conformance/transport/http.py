@@ -1,0 +1,60 @@
+"""The raw-HTTP transport: httpx, the bytes exactly as the target sends them."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decode_json, decode_stream
+
+
+class HttpTransport:
+    name = "http"
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+
+    def _headers(self, request: ApiRequest) -> dict[str, str]:
+        headers = {"Accept": "application/json, text/event-stream"}
+        if request.auth == "valid" and self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        elif request.auth == "wrong":
+            headers["Authorization"] = f"Bearer {WRONG_KEY}"
+        if request.raw_body is not None or request.body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def send(self, request: ApiRequest) -> Exchange:
+        url = self.base_url + request.path
+        content = request.raw_body
+        if content is None and request.body is not None:
+            content = json.dumps(request.body).encode()
+        watch = Stopwatch()
+        try:
+            response = self.client.request(
+                request.method, url, content=content, headers=self._headers(request), params=request.params
+            )
+        except httpx.TimeoutException as exc:
+            raise Unjudgeable(f"timed out: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise Unjudgeable(f"could not reach {url}: {type(exc).__name__}: {exc}") from exc
+        exchange = Exchange(
+            request=request,
+            transport=self.name,
+            url=url,
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            raw=response.content,
+            elapsed_ms=watch.ms(),
+        )
+        if exchange.content_type == "text/event-stream":
+            exchange.sse, exchange.chunks = decode_stream(exchange.raw)
+        else:
+            exchange.json, exchange.json_error = decode_json(exchange.raw)
+        return exchange
+
+    def close(self) -> None:
+        self.client.close()

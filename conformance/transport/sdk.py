@@ -1,0 +1,185 @@
+"""The openai-client transport: requests made through the official SDK's own methods.
+
+The SDK parses what the target returns; what it yields is what an application sees, so the
+checks read that. A tee underneath records the wire bytes for framing checks and evidence.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import warnings
+from typing import Any
+
+import httpx2
+import openai
+
+from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decode_json, decode_stream
+
+
+class _TeeStream(httpx2.SyncByteStream):
+    def __init__(self, inner: Any, sink: bytearray) -> None:
+        self.inner, self.sink = inner, sink
+
+    def __iter__(self):
+        for part in self.inner:
+            self.sink.extend(part)
+            yield part
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close:
+            close()
+
+
+class _TeeTransport(httpx2.BaseTransport):
+    """Records the last response's status, headers and body bytes as the SDK reads them."""
+
+    def __init__(self, timeout: float) -> None:
+        self.inner = httpx2.HTTPTransport()
+        self.last: httpx2.Response | None = None
+        self.body = bytearray()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = self.inner.handle_request(request)
+        self.body = bytearray()
+        response.stream = _TeeStream(response.stream, self.body)
+        self.last = response
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _dump(value: Any) -> Any:
+    """What the SDK handed back, as plain JSON-like data."""
+    if hasattr(value, "model_dump"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return value.model_dump(mode="json", exclude_unset=True, warnings=False, by_alias=True)
+    return value
+
+
+_CHAT_PARAMS = frozenset(inspect.signature(openai.resources.chat.completions.Completions.create).parameters) - {
+    "self",
+    "extra_headers",
+    "extra_query",
+    "extra_body",
+    "timeout",
+}
+
+
+class SdkTransport:
+    name = "openai"
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        self.tee = _TeeTransport(timeout)
+        self.http_client = httpx2.Client(transport=self.tee, timeout=timeout, trust_env=False)
+        self.lock = threading.Lock()
+        common = dict(base_url=base_url.rstrip("/"), max_retries=0, timeout=timeout, http_client=self.http_client)
+        self.clients = {
+            "valid": openai.OpenAI(api_key=api_key or "no-key-configured", **common),
+            "wrong": openai.OpenAI(api_key=WRONG_KEY, **common),
+            "none": openai.OpenAI(api_key="unused", **common),
+        }
+        self.base_url = base_url.rstrip("/")
+
+    # -- mapping a request onto the SDK's surface ---------------------------------------------
+    def _call(self, client: openai.OpenAI, request: ApiRequest) -> Any:
+        method, path, body = request.method, request.path, request.body
+        options: dict[str, Any] = {"params": request.params} if request.params else {}
+        headers: dict[str, Any] = {"Authorization": openai.Omit()} if request.auth == "none" else {}
+        if headers:
+            options["headers"] = headers
+        if request.raw_body is not None:
+            options["headers"] = {**headers, "Content-Type": "application/json"}
+            return client.post(path, content=request.raw_body, cast_to=object, options=options)
+        if method == "GET" and path == "/models" and not request.params:
+            return client.models.list(extra_headers=headers or None)
+        if method == "GET" and path.startswith("/models/") and len(path) > len("/models/"):
+            return client.models.retrieve(path[len("/models/") :], extra_headers=headers or None)
+        if method == "POST" and path == "/chat/completions" and isinstance(body, dict):
+            known = {k: v for k, v in body.items() if k in _CHAT_PARAMS}
+            extra = {k: v for k, v in body.items() if k not in _CHAT_PARAMS}
+            try:
+                return client.chat.completions.create(**known, extra_body=extra or None, extra_headers=headers or None)
+            except TypeError:
+                pass  # a required argument is missing on purpose: send it as it is
+        if method == "GET":
+            return client.get(path, cast_to=object, options=options)
+        if method == "DELETE":
+            return client.delete(path, cast_to=object, options=options)
+        return client.post(
+            path,
+            body=body,
+            cast_to=object,
+            options=options,
+            stream=request.stream,
+            stream_cls=openai.Stream[object] if request.stream else None,
+        )
+
+    def send(self, request: ApiRequest) -> Exchange:
+        with self.lock:
+            return self._send(request)
+
+    def _send(self, request: ApiRequest) -> Exchange:
+        client = self.clients[request.auth]
+        self.tee.last = None
+        watch = Stopwatch()
+        result: Any = None
+        client_error: str | None = None
+        chunks: list[Any] | None = None
+        try:
+            result = self._call(client, request)
+            if isinstance(result, openai.Stream):
+                chunks = []
+                try:
+                    for chunk in result:
+                        chunks.append(_dump(chunk))
+                except Exception as exc:  # the SDK could not read the stream: that is a finding
+                    client_error = f"{type(exc).__name__}: {exc}"
+                finally:
+                    result.close()
+        except openai.APITimeoutError as exc:
+            raise Unjudgeable(f"timed out: {exc}") from exc
+        except openai.APIConnectionError as exc:
+            raise Unjudgeable(f"could not reach {self.base_url}: {exc}") from exc
+        except openai.APIStatusError as exc:
+            result = None
+            try:
+                exc.response.read()
+            except Exception:  # noqa: BLE001 - the body may already be consumed or broken
+                pass
+        except ValueError as exc:
+            if self.tee.last is None:  # refused client-side before anything was sent
+                raise
+            client_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - any SDK failure on a received response is a finding
+            if self.tee.last is None:
+                raise Unjudgeable(f"openai client failed before sending: {type(exc).__name__}: {exc}") from exc
+            client_error = f"{type(exc).__name__}: {exc}"
+        response = self.tee.last
+        if response is None:
+            raise Unjudgeable("openai client sent no request")
+        raw = bytes(self.tee.body)
+        exchange = Exchange(
+            request=request,
+            transport=self.name,
+            url=str(response.request.url) if response.request else self.base_url + request.path,
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            raw=raw,
+            client_error=client_error,
+            elapsed_ms=watch.ms(),
+        )
+        if exchange.content_type == "text/event-stream":
+            exchange.sse, wire_chunks = decode_stream(raw)
+            exchange.chunks = chunks if chunks is not None else wire_chunks
+        elif result is not None and not isinstance(result, openai.Stream) and client_error is None:
+            exchange.json = _dump(result)
+        else:
+            exchange.json, exchange.json_error = decode_json(raw)
+        return exchange
+
+    def close(self) -> None:
+        self.http_client.close()

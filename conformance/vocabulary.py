@@ -1,0 +1,55 @@
+"""The suite's closed vocabularies: endpoints, features, capabilities, transports, statuses.
+
+Every case, check, profile and report record uses only these words; the suite's own tests
+enforce it. Adding a word here is a deliberate act: say what it means in the comment.
+"""
+
+from __future__ import annotations
+
+#: Endpoint short name -> path relative to the base URL (which ends in /v1).
+ENDPOINTS: dict[str, str] = {
+    "models": "/models",
+    "chat": "/chat/completions",
+    "responses": "/responses",
+    "embeddings": "/embeddings",
+    "rerank": "/rerank",
+    "transcriptions": "/audio/transcriptions",
+    "batches": "/batches",
+}
+
+#: Features a case exercises. A profile claims features per endpoint; a case whose feature
+#: the profile does not claim is skipped with that reason.
+FEATURES: dict[str, str] = {
+    "core": "the basic request/response contract of the endpoint",
+    "auth": "bearer-token authentication",
+    "errors": "error status codes and the OpenAI error envelope",
+    "streaming": "server-sent events (stream: true)",
+    "stream-usage": "stream_options.include_usage: a final usage chunk",
+    "max-tokens": "max_tokens / max_completion_tokens truncation",
+    "stop": "stop sequences",
+    "n": "several choices per request (n > 1)",
+    "logprobs": "token log-probabilities (logprobs / top_logprobs)",
+    "unsupported-params": "documented-unsupported parameters are refused",
+}
+
+#: Model capabilities: what a configured model must be able to do for a case to run.
+CAPABILITIES: tuple[str, ...] = (
+    "chat",
+    "tools",
+    "vision",
+    "audio",
+    "responses",
+    "embeddings",
+    "rerank",
+    "transcription",
+)
+
+#: Chat-like capabilities fall back to the ``chat`` model when none is configured.
+CHAT_LIKE: frozenset[str] = frozenset({"tools", "vision", "audio", "responses"})
+
+#: The two ways the suite reaches a target.
+TRANSPORTS: tuple[str, ...] = ("http", "openai")
+
+#: Verdict statuses, worst first (used to summarise a cell of the matrix).
+PASS, FAIL, ERROR, SKIP, UNSUPPORTED_OK = "pass", "fail", "error", "skip", "unsupported-ok"
+STATUSES: tuple[str, ...] = (FAIL, ERROR, PASS, UNSUPPORTED_OK, SKIP)

@@ -1,0 +1,53 @@
+"""Shared fixtures for the suite's own tests: running `conformance run` against a server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    report: dict | None
+
+    def statuses(self, check: str) -> dict[tuple[str, str], str]:
+        """(case, transport) -> status for one check id."""
+        return {(r["case"], r["transport"]): r["status"] for r in self.report["results"] if r["check"] == check}
+
+    def failing_checks(self, transport: str | None = None) -> set[str]:
+        return {r["check"] for r in self.report["results"] if r["status"] == "fail" and transport in (None, r["transport"])}
+
+
+def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> Run:
+    """Run the `conformance` command in a subprocess; return its exit code, output and report."""
+    report_dir = tmp_path / "reports"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "SCW_SECRET_KEY", "OPENAI_BASE_URL", "CONFORMANCE_EMBEDDED_API_KEY")}
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--report-dir", str(report_dir), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=tmp_path,
+        timeout=timeout,
+    )
+    path = report_dir / "report.json"
+    report = json.loads(path.read_text()) if path.exists() else None
+    return Run(proc.returncode, proc.stdout, proc.stderr, report)
+
+
+@pytest.fixture
+def conformance_cli(tmp_path):
+    def run(*args: str, env: dict[str, str] | None = None) -> Run:
+        return run_conformance(tmp_path, *args, env=env)
+
+    return run

@@ -1,0 +1,182 @@
+"""Faulty servers: the reference server with exactly one fault each, Bowtie-style miniatures.
+
+A fault rewrites what the correct reference app receives or sends. The suite's own tests run
+the whole conformance suite against each one and assert the report names the broken check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from conformance.server import create_app
+
+API_KEY = "sk-faulty-server-key"
+
+
+@dataclass
+class Req:
+    method: str
+    path: str  # without the /v1 prefix
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def set_json(self, value: Any) -> None:
+        self.body = json.dumps(value).encode()
+
+    @property
+    def stream(self) -> bool:
+        body = self.json
+        return isinstance(body, dict) and body.get("stream") is True
+
+
+@dataclass
+class Resp:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def set_json(self, value: Any) -> None:
+        self.body = json.dumps(value).encode()
+
+    @property
+    def is_stream(self) -> bool:
+        return self.headers.get("content-type", "").startswith("text/event-stream")
+
+    def events(self) -> list[str]:
+        """The data payloads of an SSE body."""
+        out = []
+        for block in self.body.decode().split("\n\n"):
+            lines = [line[len("data: "):] for line in block.split("\n") if line.startswith("data: ")]
+            if lines:
+                out.append("\n".join(lines))
+        return out
+
+    def set_events(self, payloads: list[str], sep: str = "\n\n") -> None:
+        self.body = "".join(f"data: {p}{sep}" for p in payloads).encode()
+
+
+Hook = Callable[[Req], "Resp | None"]
+ResponseHook = Callable[[Req, Resp], None]
+
+
+@dataclass
+class Fault:
+    name: str
+    description: str
+    #: Check ids that must fail against this server.
+    breaks: frozenset[str]
+    on_request: Hook | None = None
+    on_response: ResponseHook | None = None
+    #: Other checks that may fail as a consequence (collateral of the same fault).
+    collateral: frozenset[str] = frozenset()
+    #: The run's expected outcome: "fail" (exit 1) or "error" (exit 2: could not judge).
+    outcome: str = "fail"
+    #: Only judge these transports (default: the fault must show through both).
+    transports: tuple[str, ...] = ("http", "openai")
+
+
+FAULTS: dict[str, Fault] = {}
+
+
+def fault(name: str, breaks: set[str] | str, *, collateral: set[str] = frozenset(), outcome: str = "fail", transports=("http", "openai")):
+    """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``."""
+
+    def register(fn):
+        import inspect
+
+        n_args = len(inspect.signature(fn).parameters)
+        FAULTS[name] = Fault(
+            name=name,
+            description=(fn.__doc__ or "").strip(),
+            breaks=frozenset({breaks} if isinstance(breaks, str) else breaks),
+            on_request=fn if n_args == 1 else None,
+            on_response=fn if n_args == 2 else None,
+            collateral=frozenset(collateral),
+            outcome=outcome,
+            transports=tuple(transports),
+        )
+        return fn
+
+    return register
+
+
+class FaultyApp:
+    """ASGI app: the reference app behind one fault."""
+
+    def __init__(self, the_fault: Fault, api_keys=(API_KEY,)) -> None:
+        self.inner = create_app(list(api_keys))
+        self.fault = the_fault
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.inner(scope, receive, send)
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        req = Req(
+            method=scope["method"],
+            path=path[3:] if path.startswith("/v1") else path,
+            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
+            body=b"".join(chunks),
+        )
+        resp = self.fault.on_request(req) if self.fault.on_request else None
+        if resp is None:
+            resp = await self._call_inner(scope, req)
+            if self.fault.on_response:
+                self.fault.on_response(req, resp)
+        headers = {k: v for k, v in resp.headers.items() if k != "content-length"}
+        headers["content-length"] = str(len(resp.body))
+        await send({"type": "http.response.start", "status": resp.status, "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+        await send({"type": "http.response.body", "body": resp.body})
+
+    async def _call_inner(self, scope, req: Req) -> Resp:
+        raw_headers = [(k.encode(), v.encode()) for k, v in req.headers.items() if k not in ("content-length", "authorization")]
+        if "authorization" in req.headers:
+            raw_headers.append((b"authorization", req.headers["authorization"].encode()))
+        raw_headers.append((b"content-length", str(len(req.body)).encode()))
+        inner_scope = dict(scope, headers=raw_headers)
+        sent = False
+
+        async def receive():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": req.body, "more_body": False}
+
+        out: dict[str, Any] = {"status": 500, "headers": {}, "body": bytearray()}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                out["status"] = message["status"]
+                out["headers"] = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+            elif message["type"] == "http.response.body":
+                out["body"].extend(message.get("body", b""))
+
+        await self.inner(inner_scope, receive, send)
+        return Resp(out["status"], out["headers"], bytes(out["body"]))
+
+
+def error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> Resp:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    return Resp(status, {"content-type": "application/json"}, json.dumps(body).encode())

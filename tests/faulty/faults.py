@@ -1,0 +1,443 @@
+"""The faults: each breaks one contract of the reference server, and names the checks that must catch it."""
+
+from __future__ import annotations
+
+import json
+
+from . import Req, Resp, error, fault
+
+
+def _is_chat(req: Req) -> bool:
+    return req.method == "POST" and req.path == "/chat/completions"
+
+
+def _chat_json(req: Req, resp: Resp) -> dict | None:
+    """The body of a successful non-streamed chat completion, or None."""
+    if _is_chat(req) and resp.status == 200 and not resp.is_stream:
+        return resp.json
+    return None
+
+
+def _chunks(resp: Resp) -> list:
+    return [json.loads(p) if p != "[DONE]" else p for p in resp.events()]
+
+
+def _set_chunks(resp: Resp, chunks: list, sep: str = "\n\n") -> None:
+    resp.set_events([c if c == "[DONE]" else json.dumps(c) for c in chunks], sep)
+
+
+def _stream(req: Req, resp: Resp) -> bool:
+    return _is_chat(req) and resp.status == 200 and resp.is_stream
+
+
+# -- /v1/models ---------------------------------------------------------------------------------
+@fault("models_list_object_wrong", "models.list.shape")
+def models_list_object_wrong(req, resp):
+    """GET /models answers {"object": "models", ...}."""
+    if req.path == "/models" and resp.status == 200:
+        body = resp.json
+        body["object"] = "models"
+        resp.set_json(body)
+
+
+@fault("models_list_hides_configured", "models.list.includes_configured")
+def models_list_hides_configured(req, resp):
+    """GET /models leaves out the chat model the run is configured with."""
+    if req.path == "/models" and resp.status == 200:
+        body = resp.json
+        body["data"] = [m for m in body["data"] if not m["id"].startswith("mistral-small")]
+        resp.set_json(body)
+
+
+@fault("models_retrieve_wrong_id", "models.retrieve.shape")
+def models_retrieve_wrong_id(req, resp):
+    """GET /models/{id} returns another model's object."""
+    if req.path.startswith("/models/") and resp.status == 200:
+        body = resp.json
+        body["id"] = "some-other-model"
+        resp.set_json(body)
+
+
+@fault("models_unknown_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+def models_unknown_served(req, resp):
+    """GET /models/{unknown} answers 200 with a made-up model."""
+    if req.path.startswith("/models/") and resp.status == 404:
+        resp.status = 200
+        resp.headers["content-type"] = "application/json"
+        resp.set_json({"id": req.path.rsplit("/", 1)[-1], "object": "model", "created": 1, "owned_by": "x"})
+
+
+# -- auth ---------------------------------------------------------------------------------------
+@fault("auth_not_required", "auth.missing_key_rejected", collateral={"errors.envelope"})
+def auth_not_required(req):
+    """Requests without an Authorization header are served as if authenticated."""
+    if "authorization" not in req.headers:
+        req.headers["authorization"] = "Bearer sk-faulty-server-key"
+
+
+@fault("auth_any_key", "auth.wrong_key_rejected", collateral={"errors.envelope"})
+def auth_any_key(req):
+    """Any bearer token is accepted."""
+    if req.headers.get("authorization", "").startswith("Bearer "):
+        req.headers["authorization"] = "Bearer sk-faulty-server-key"
+
+
+# -- errors -------------------------------------------------------------------------------------
+@fault("errors_detail_envelope", "errors.envelope", collateral={"errors.names_parameter", "unsupported.parameter_refused"})
+def errors_detail_envelope(req, resp):
+    """Errors come as FastAPI's {"detail": "..."} instead of the OpenAI envelope."""
+    if resp.status >= 400:
+        body = resp.json or {}
+        resp.set_json({"detail": (body.get("error") or {}).get("message", "error")})
+
+
+@fault("errors_text_plain", "errors.envelope", collateral={"errors.names_parameter"})
+def errors_text_plain(req, resp):
+    """Errors are served as text/plain."""
+    if resp.status >= 400:
+        resp.headers["content-type"] = "text/plain; charset=utf-8"
+        resp.body = ((resp.json or {}).get("error", {}).get("message", "error")).encode()
+
+
+@fault("errors_code_missing", "errors.envelope")
+def errors_code_missing(req, resp):
+    """The error object has no "code" and no "param" fields."""
+    if resp.status >= 400:
+        body = resp.json
+        body["error"].pop("code", None)
+        body["error"].pop("param", None)
+        resp.set_json(body)
+
+
+@fault("malformed_json_500", "errors.malformed_json_rejected", collateral={"errors.envelope"})
+def malformed_json_500(req):
+    """A body that is not JSON crashes the server: 500."""
+    if req.method == "POST" and req.body and req.json is None:
+        return Resp(500, {"content-type": "text/plain"}, b"Internal Server Error")
+    return None
+
+
+@fault("wrong_types_500", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"})
+def wrong_types_500(req):
+    """A string where a number belongs crashes the server: 500."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and any(isinstance(body.get(k), str) for k in ("temperature", "max_tokens")):
+        return Resp(500, {"content-type": "application/json"}, b'{"error": {"message": "internal error", "type": "server_error", "param": null, "code": null}}')
+    return None
+
+
+@fault("wrong_types_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"})
+def wrong_types_accepted(req):
+    """temperature: "hot" is silently dropped and the request served."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and isinstance(body.get("temperature"), str):
+        body.pop("temperature")
+        req.set_json(body)
+
+
+@fault("errors_unnamed", "errors.names_parameter", collateral={"unsupported.parameter_refused"})
+def errors_unnamed(req, resp):
+    """Errors say only "Bad request" and never name the parameter."""
+    if resp.status == 400:
+        resp.set_json({"error": {"message": "Bad request", "type": "invalid_request_error", "param": None, "code": None}})
+
+
+@fault("chat_unknown_model_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+def chat_unknown_model_served(req):
+    """A chat request naming an unknown model is silently served by the default model."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and body.get("model") == "conformance-no-such-model":
+        body["model"] = "mistral-small-3.2-24b-instruct-2506"
+        req.set_json(body)
+
+
+# -- unsupported parameters ----------------------------------------------------------------------
+@fault("unsupported_metadata_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+def unsupported_metadata_accepted(req):
+    """`metadata` (documented unsupported) is silently dropped and the request served."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and "metadata" in body:
+        body.pop("metadata")
+        req.set_json(body)
+
+
+@fault("unsupported_obfuscation_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+def unsupported_obfuscation_accepted(req):
+    """stream_options.include_obfuscation is silently ignored."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and isinstance(body.get("stream_options"), dict):
+        body["stream_options"].pop("include_obfuscation", None)
+        req.set_json(body)
+
+
+# -- chat, non-streamed --------------------------------------------------------------------------
+@fault("chat_role_bot", {"chat.response.schema", "chat.message.role_and_content"})
+def chat_role_bot(req, resp):
+    """The assistant message has role "bot"."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            choice["message"]["role"] = "bot"
+        resp.set_json(body)
+
+
+@fault("chat_object_wrong", {"chat.response.object", "chat.response.schema"})
+def chat_object_wrong(req, resp):
+    """The completion says object "chat.completions"."""
+    body = _chat_json(req, resp)
+    if body:
+        body["object"] = "chat.completions"
+        resp.set_json(body)
+
+
+@fault("chat_usage_total_wrong", "chat.usage.arithmetic", collateral={"chat.max_tokens.honoured"})
+def chat_usage_total_wrong(req, resp):
+    """usage.total_tokens is not prompt + completion."""
+    body = _chat_json(req, resp)
+    if body and body.get("usage"):
+        body["usage"]["total_tokens"] += 3
+        resp.set_json(body)
+
+
+@fault("chat_finish_reason_eos", {"chat.finish_reason.stop", "chat.response.schema"}, collateral={"chat.max_tokens.honoured", "chat.stop.honoured"})
+def chat_finish_reason_eos(req, resp):
+    """finish_reason "eos" instead of "stop"."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            if choice["finish_reason"] == "stop":
+                choice["finish_reason"] = "eos"
+        resp.set_json(body)
+
+
+@fault("chat_content_type_text", "http.json_body")
+def chat_content_type_text(req, resp):
+    """A JSON completion is labelled text/plain."""
+    if _chat_json(req, resp):
+        resp.headers["content-type"] = "text/plain"
+
+
+@fault("chat_max_tokens_ignored", "chat.max_tokens.honoured", collateral={"chat.usage.arithmetic"})
+def chat_max_tokens_ignored(req):
+    """max_tokens and max_completion_tokens are dropped: long answers are never cut."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and not body.get("stream"):
+        changed = False
+        for key in ("max_tokens", "max_completion_tokens"):
+            if isinstance(body.get(key), int):
+                body.pop(key)
+                changed = True
+        if changed:
+            req.set_json(body)
+
+
+@fault("chat_length_reported_as_stop", "chat.max_tokens.honoured")
+def chat_length_reported_as_stop(req, resp):
+    """Truncated answers say finish_reason "stop" instead of "length"."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            if choice["finish_reason"] == "length":
+                choice["finish_reason"] = "stop"
+        resp.set_json(body)
+
+
+@fault("chat_stop_ignored", "chat.stop.honoured", collateral={"chat.message.follows_instruction"})
+def chat_stop_ignored(req):
+    """stop sequences are ignored."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and "stop" in body:
+        body.pop("stop")
+        req.set_json(body)
+
+
+@fault("chat_n_ignored", "chat.n.choices", collateral={"chat.stream.single_finish_reason"})
+def chat_n_ignored(req):
+    """n is ignored: one choice only."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and body.get("n", 1) > 1:
+        body.pop("n")
+        req.set_json(body)
+
+
+@fault("chat_top_logprobs_ignored", "chat.logprobs.shape")
+def chat_top_logprobs_ignored(req, resp):
+    """logprobs come without the asked top_logprobs alternatives."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            for entry in (choice.get("logprobs") or {}).get("content") or []:
+                entry["top_logprobs"] = []
+        resp.set_json(body)
+
+
+@fault("chat_logprobs_positive", {"chat.logprobs.shape"})
+def chat_logprobs_positive(req, resp):
+    """logprob values are positive probabilities instead of log-probabilities."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            for entry in (choice.get("logprobs") or {}).get("content") or []:
+                entry["logprob"] = 0.9
+        resp.set_json(body)
+
+
+@fault("chat_message_empty", {"chat.message.role_and_content", "chat.message.follows_instruction"}, collateral={"chat.max_tokens.honoured", "chat.stop.honoured", "chat.n.choices", "chat.logprobs.shape", "chat.stream.matches_nonstream", "chat.usage.arithmetic"})
+def chat_message_empty(req, resp):
+    """The answer's content is an empty string."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            choice["message"]["content"] = ""
+        resp.set_json(body)
+
+
+@fault("chat_ignores_prompt", "chat.message.follows_instruction", collateral={"chat.stream.matches_nonstream", "chat.stop.honoured", "chat.logprobs.shape", "chat.max_tokens.honoured"})
+def chat_ignores_prompt(req, resp):
+    """Every answer is the same canned sentence (a model that ignores the prompt)."""
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            choice["message"]["content"] = "I am a helpful assistant."
+        resp.set_json(body)
+
+
+# -- chat, streamed ------------------------------------------------------------------------------
+@fault("stream_no_done", "chat.stream.done_terminator")
+def stream_no_done(req, resp):
+    """The stream ends without `data: [DONE]`."""
+    if _stream(req, resp):
+        _set_chunks(resp, [c for c in _chunks(resp) if c != "[DONE]"])
+
+
+@fault("stream_done_twice", "chat.stream.done_terminator")
+def stream_done_twice(req, resp):
+    """`data: [DONE]` is sent twice."""
+    if _stream(req, resp):
+        _set_chunks(resp, _chunks(resp) + ["[DONE]"])
+
+
+@fault("stream_json_content_type", "chat.stream.content_type", collateral={"chat.stream.framing", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+def stream_json_content_type(req, resp):
+    """The event stream is labelled application/json."""
+    if _stream(req, resp):
+        resp.headers["content-type"] = "application/json"
+
+
+@fault("stream_single_newline", "chat.stream.framing", collateral={"chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+def stream_single_newline(req, resp):
+    """Events are separated by one newline instead of a blank line."""
+    if _stream(req, resp):
+        _set_chunks(resp, _chunks(resp), sep="\n")
+
+
+@fault("stream_ids_change", "chat.stream.single_id")
+def stream_ids_change(req, resp):
+    """Every chunk carries a new id."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for i, chunk in enumerate(chunks):
+            if isinstance(chunk, dict):
+                chunk["id"] = f"chatcmpl-{i}"
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_no_role", "chat.stream.role_first")
+def stream_no_role(req, resp):
+    """No delta ever carries the role."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    choice["delta"].pop("role", None)
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_finish_every_chunk", "chat.stream.single_finish_reason")
+def stream_finish_every_chunk(req, resp):
+    """Every content chunk carries finish_reason "stop"."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    if choice["delta"].get("content"):
+                        choice["finish_reason"] = "stop"
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_no_finish_reason", "chat.stream.single_finish_reason", collateral={"chat.stream.chunk_schema"})
+def stream_no_finish_reason(req, resp):
+    """No chunk carries a finish_reason."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    choice["finish_reason"] = None
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_usage_ignored", "chat.stream.include_usage")
+def stream_usage_ignored(req):
+    """stream_options.include_usage is ignored: no usage chunk."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and isinstance(body.get("stream_options"), dict) and "include_obfuscation" not in body["stream_options"]:
+        body.pop("stream_options")
+        req.set_json(body)
+
+
+@fault("stream_usage_every_chunk", "chat.stream.include_usage")
+def stream_usage_every_chunk(req, resp):
+    """Usage (cumulative) rides on every chunk, as some dedicated deployments do."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        final = next((c["usage"] for c in chunks if isinstance(c, dict) and c.get("usage")), None)
+        if final:
+            for chunk in chunks:
+                if isinstance(chunk, dict):
+                    chunk["usage"] = final
+            _set_chunks(resp, chunks)
+
+
+@fault("stream_text_differs", "chat.stream.matches_nonstream")
+def stream_text_differs(req, resp):
+    """Streamed deltas spell a different text than the non-streamed answer."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    if choice["delta"].get("content"):
+                        choice["delta"]["content"] = choice["delta"]["content"].upper()
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_chunk_object_wrong", "chat.stream.chunk_schema")
+def stream_chunk_object_wrong(req, resp):
+    """Chunks say object "chat.completion" instead of "chat.completion.chunk"."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                chunk["object"] = "chat.completion"
+        _set_chunks(resp, chunks)
+
+
+@fault("stream_error_event", {"sdk.accepts_response"}, collateral={"chat.stream.chunk_schema", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "chat.stream.role_first", "chat.stream.single_id", "chat.stream.framing"}, transports=("openai",))
+def stream_error_event(req, resp):
+    """An {"error": ...} event arrives in the middle of every stream."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        chunks.insert(2, {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}})
+        _set_chunks(resp, chunks)
+
+
+# -- infrastructure trouble: never a fail --------------------------------------------------------
+@fault("always_503", set(), outcome="error")
+def always_503(req):
+    """Every chat request gets 503 Service Unavailable (an overloaded gateway)."""
+    if _is_chat(req):
+        return error(503, "The server is overloaded")
+    return None

@@ -1,0 +1,33 @@
+"""Bowtie-style: each faulty server breaks one contract; the report must name exactly that check."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.server import ServerThread
+from tests.faulty import API_KEY, FAULTS, FaultyApp
+from tests.faulty import faults as _faults  # noqa: F401 - registers the faults
+
+from .conftest import run_conformance
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_faulty_server_is_caught(name, tmp_path):
+    fault = FAULTS[name]
+    with ServerThread(FaultyApp(fault)) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", env={"OPENAI_API_KEY": API_KEY})
+    assert run.report is not None, run.stderr + run.stdout[-3000:]
+    failing = run.failing_checks()
+    if fault.outcome == "error":
+        assert run.code == 2, run.stdout[-2000:]
+        assert not failing, f"infrastructure trouble was turned into fails: {sorted(failing)}"
+        assert run.report["totals"]["error"] > 0
+        return
+    assert run.code == 1, run.stdout[-2000:] + run.stderr
+    for transport in fault.transports:
+        missing = fault.breaks - run.failing_checks(transport)
+        assert not missing, f"{name}: {sorted(missing)} did not fail through {transport}; failing: {sorted(run.failing_checks(transport))}"
+    unexpected = failing - fault.breaks - fault.collateral
+    assert not unexpected, f"{name}: checks outside the broken family failed too: {sorted(unexpected)}"
+    assert API_KEY not in run.stdout + run.stderr
+    assert API_KEY not in str(run.report)
