@@ -12,6 +12,8 @@ from pathlib import Path
 from . import __version__
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: Requests in flight against a remote target: latency-bound, far below providers' concurrency caps.
+DEFAULT_REMOTE_WORKERS = 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", default="reports", help="where report.json and report.html go (default: reports/)")
     run.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response (default: 60)")
-    run.add_argument("--workers", default="auto", help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: auto)")
+    run.add_argument("--workers", default=None, help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: 4 for a remote target, none for the embedded server)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
 
     serve = sub.add_parser("serve", help="serve the embedded reference server (keys from $CONFORMANCE_SERVER_API_KEY, comma-separated)")
@@ -99,8 +101,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             pytest_args.append(f"--conformance-base-url={settings.base_url}")
         if args.api_key_env:
             pytest_args.append(f"--conformance-api-key-env={args.api_key_env}")
-        if str(args.workers) not in ("0", "none"):
-            pytest_args += ["-n", str(args.workers)]
+        workers = args.workers if args.workers is not None else ("0" if embedded_url else str(DEFAULT_REMOTE_WORKERS))
+        if workers not in ("0", "none"):
+            pytest_args += ["-n", workers]
         pytest_args += extra
         import pytest
 

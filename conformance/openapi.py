@@ -31,20 +31,39 @@ def component_names() -> list[str]:
     return list(load_document()["components"]["schemas"])
 
 
+def _optional_may_be_null(node: Any) -> Any:
+    """A copy of ``node`` where every property not listed in ``required`` also accepts null."""
+    if isinstance(node, list):
+        return [_optional_may_be_null(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _optional_may_be_null(v) for k, v in node.items()}
+    props = out.get("properties")
+    if isinstance(props, dict) and "properties" in node and isinstance(node["properties"], dict):
+        required = set(node.get("required", ()))
+        out["properties"] = {
+            name: schema if name in required else {"anyOf": [schema, {"type": "null"}]} for name, schema in props.items()
+        }
+    return out
+
+
 @functools.cache
-def _registry() -> Registry:
+def _registry(optional_nulls: bool = False) -> Registry:
     # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
-    return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(load_document()))
+    document = load_document()
+    if optional_nulls:
+        document = {**document, "components": _optional_may_be_null(document["components"])}
+    return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
 
 
 @functools.cache
-def _validator(component: str) -> Draft202012Validator:
+def _validator(component: str, optional_nulls: bool = False) -> Draft202012Validator:
     if component not in load_document()["components"]["schemas"]:
         raise KeyError(component)
     # OpenAPI-only keywords (discriminator, example, x-*) are unknown to Draft 2020-12 and thus ignored;
     # `format` is annotation-only by default. The generator has already rewritten 3.0 `nullable`.
     schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component}"}
-    return Draft202012Validator(schema, registry=_registry())
+    return Draft202012Validator(schema, registry=_registry(optional_nulls))
 
 
 def _rejects_tag(errors: list[ValidationError]) -> bool:
@@ -70,13 +89,15 @@ def _describe(error: ValidationError) -> str:
     return f"{error.json_path}: {message}"
 
 
-def schema_errors(component: str, instance: Any) -> list[str]:
+def schema_errors(component: str, instance: Any, *, optional_nulls: bool = False) -> list[str]:
     """Errors of ``instance`` against ``#/components/schemas/<component>``, best match first.
 
     Each is ``"<JSON path>: <message>"``, e.g. ``$.choices[0].message.role: 'bot' is not one
     of ['assistant']``; at most ``MAX_ERRORS``; empty if valid. Unknown component: KeyError.
+    With ``optional_nulls``, a property the schema does not require may also be null (what
+    vLLM-based servers send, e.g. ``"annotations": null``); required ones stay strict.
     """
-    errors = sorted(_validator(component).iter_errors(instance), key=relevance, reverse=True)
+    errors = sorted(_validator(component, optional_nulls).iter_errors(instance), key=relevance, reverse=True)
     out: list[str] = []
     for error in errors:
         text = _describe(error)

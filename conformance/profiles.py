@@ -35,6 +35,8 @@ class Profile:
     status_codes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     code_types: tuple[str, ...] = ("string", "null")
     limits: dict[str, Any] = field(default_factory=dict)
+    #: Non-required response fields may be null (vLLM-style bodies the provider documents).
+    optional_nulls: bool = False
 
     def claims_endpoint(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
@@ -87,4 +89,5 @@ def load_profile(name_or_path: str) -> Profile:
         status_codes={k: tuple(v) for k, v in data.get("status_codes", {}).items()},
         code_types=tuple(data.get("error_envelope", {}).get("code_types", ("string", "null"))),
         limits=dict(data.get("limits", {})),
+        optional_nulls=bool(data.get("schema_leniency", {}).get("optional_fields_may_be_null", False)),
     )

@@ -8,7 +8,9 @@ from typing import Any
 MASK = "[REDACTED]"
 _SECRETS: set[str] = set()
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',}]+")
-_SENSITIVE_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
+_SENSITIVE_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
+#: Headers whose value starts with an authentication scheme worth keeping ("Bearer").
+_SCHEMED_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 def register_secret(value: str | None) -> None:
@@ -30,7 +32,7 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
     out = {}
     for name, value in headers.items():
         if name.lower() in _SENSITIVE_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value else ""
+            scheme = value.split(" ", 1)[0] if " " in value and name.lower() in _SCHEMED_HEADERS else ""
             out[name] = f"{scheme} {MASK}".strip()
         else:
             out[name] = redact(value)

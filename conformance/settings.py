@@ -43,6 +43,8 @@ def public_url(url: str) -> str:
     """The URL without user:password and without a query string (may carry tokens)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
@@ -77,7 +79,7 @@ def resolve_models(profile: Profile, given: dict[str, str]) -> dict[str, str]:
 def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url must be an http(s) URL such as https://api.scaleway.ai/v1, got {url!r}")
+        raise UsageError(f"--base-url must be an http(s) URL such as https://api.scaleway.ai/v1, got {public_url(url)!r}")
     return url.rstrip("/")
 
 

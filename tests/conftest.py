@@ -11,6 +11,16 @@ from pathlib import Path
 
 import pytest
 
+#: Variables that could point our own tests at a real provider or leak a real key into output.
+_REAL_TARGET_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SCW_SECRET_KEY", "CONFORMANCE_EMBEDDED_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own tests only ever talk to servers they start on 127.0.0.1."""
+    for name in _REAL_TARGET_VARS:
+        monkeypatch.delenv(name, raising=False)
+
 
 @dataclass
 class Run:

@@ -398,3 +398,21 @@ def test_responses_api_validates():
     # Errors inside the event union point at the branch chosen by the event's `type`.
     del delta["logprobs"]
     assert openapi.schema_errors("ResponseStreamEvent", delta) == ["$: 'logprobs' is a required property"]
+
+
+def test_documented_vllm_nulls_pass_when_the_profile_allows_optional_nulls():
+    """Scaleway's documented chat body validates with optional_nulls; a wrong role still does not."""
+    from conformance.openapi import schema_errors
+
+    body = {
+        "id": "chatcmpl-7a38", "object": "chat.completion", "created": 1771335694, "model": "voxtral-small-24b-2507",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Bonjour", "refusal": None, "annotations": None,
+                     "audio": None, "function_call": None, "tool_calls": [], "reasoning_content": None},
+                     "logprobs": None, "finish_reason": "stop", "stop_reason": None}],
+        "service_tier": None, "system_fingerprint": None,
+        "usage": {"prompt_tokens": 19, "total_tokens": 25, "completion_tokens": 6, "prompt_tokens_details": None},
+    }
+    assert schema_errors("CreateChatCompletionResponse", body)
+    assert schema_errors("CreateChatCompletionResponse", body, optional_nulls=True) == []
+    body["choices"][0]["message"]["role"] = "bot"
+    assert schema_errors("CreateChatCompletionResponse", body, optional_nulls=True)

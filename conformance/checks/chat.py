@@ -47,7 +47,7 @@ def normalise(text: str) -> str:
 @check("chat.response.schema")
 def response_schema(ctx, ex):
     """The chat.completion body is valid against the OpenAPI CreateChatCompletionResponse schema."""
-    errors = schema_errors("CreateChatCompletionResponse", ex.json)
+    errors = schema_errors("CreateChatCompletionResponse", ex.json, optional_nulls=ctx.profile.optional_nulls)
     if errors:
         raise Failure("body does not match CreateChatCompletionResponse: " + "; ".join(errors[:3]))
 

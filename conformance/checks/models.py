@@ -6,8 +6,8 @@ from ..openapi import schema_errors
 from . import Failure, check, require, short
 
 
-def _schema(component: str, body) -> None:
-    errors = schema_errors(component, body)
+def _schema(ctx, component: str, body) -> None:
+    errors = schema_errors(component, body, optional_nulls=ctx.profile.optional_nulls)
     if errors:
         raise Failure(f"body does not match {component}: " + "; ".join(errors[:3]))
 
@@ -20,7 +20,7 @@ def list_shape(ctx, ex):
     require(body.get("object") == "list", f'object is {short(body.get("object"))}, expected "list"')
     data = body.get("data")
     require(isinstance(data, list) and data, f"data must be a non-empty array, got {short(data)}")
-    _schema("ListModelsResponse", body)
+    _schema(ctx, "ListModelsResponse", body)
     ids = [m.get("id") for m in data if isinstance(m, dict)]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     require(not duplicates, f"model ids listed more than once: {duplicates}")
@@ -44,4 +44,4 @@ def retrieve_shape(ctx, ex):
     wanted = ex.request.path.rsplit("/", 1)[-1]
     require(body.get("id") == wanted, f"id is {short(body.get('id'))}, expected {wanted!r}")
     require(body.get("object") == "model", f'object is {short(body.get("object"))}, expected "model"')
-    _schema("Model", body)
+    _schema(ctx, "Model", body)

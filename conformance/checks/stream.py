@@ -86,7 +86,7 @@ def chunk_schema(ctx, ex):
     for i, chunk in enumerate(chunks):
         require(isinstance(chunk, dict) and "__unparseable__" not in chunk, f"chunk {i} is not a JSON object: {short(chunk)}")
         require(chunk.get("object") == "chat.completion.chunk", f'chunk {i} object is {short(chunk.get("object"))}, expected "chat.completion.chunk"')
-        errors = schema_errors("CreateChatCompletionStreamResponse", chunk)
+        errors = schema_errors("CreateChatCompletionStreamResponse", chunk, optional_nulls=ctx.profile.optional_nulls)
         if errors:
             raise Failure(f"chunk {i} does not match CreateChatCompletionStreamResponse: " + "; ".join(errors[:3]))
 

@@ -40,6 +40,18 @@ def models_list_object_wrong(req, resp):
         resp.set_json(body)
 
 
+@fault(
+    "models_redirect",
+    "http.status_success",
+    collateral={"http.json_body", "sdk.accepts_response", "models.list.shape", "models.list.includes_configured"},
+)
+def models_redirect(req, resp):
+    """GET /models answers 302 to another location instead of the list."""
+    if req.path == "/models" and resp.status == 200:
+        resp.status = 302
+        resp.headers["location"] = "/elsewhere"
+
+
 @fault("models_list_hides_configured", "models.list.includes_configured")
 def models_list_hides_configured(req, resp):
     """GET /models leaves out the chat model the run is configured with."""

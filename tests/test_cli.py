@@ -1,0 +1,127 @@
+"""The `conformance` command end to end: the embedded run, exit codes, one-line usage errors, no leaked key."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jsonschema
+import pytest
+
+from conformance.paths import PACKAGE_DIR
+from conformance.server import ServerThread, create_app
+
+from .conftest import run_conformance
+
+KEY = "sk-test-cli-secret-4242"
+
+
+def test_embedded_run_passes_through_both_transports(tmp_path):
+    run = run_conformance(tmp_path)
+    assert run.code == 0, run.stdout[-3000:] + run.stderr
+    report = run.report
+    schema = json.loads((PACKAGE_DIR / "schemas" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    assert report["target"]["embedded"] is True
+    assert report["outcome"] == "pass"
+    statuses = {r["status"] for r in report["results"]}
+    assert statuses <= {"pass", "unsupported-ok"}, statuses
+    assert {r["transport"] for r in report["results"]} == {"http", "openai"}
+    assert {r["endpoint"] for r in report["results"]} >= {"models", "chat"}
+    assert report["totals"]["unsupported-ok"] >= 12 * 2
+    assert report["usage"]["requests"] > 0 and report["usage"]["completion_tokens"] > 0
+    assert (tmp_path / "reports" / "report.html").exists()
+    assert (tmp_path / "reports" / "junit.xml").exists()
+
+
+def test_api_key_never_appears_in_any_output(tmp_path):
+    # A full run against a server with a known key: terminal, report, HTML and JUnit are all searched.
+    with ServerThread(create_app([KEY])) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "2", env={"OPENAI_API_KEY": KEY})
+    assert run.code == 0, run.stdout[-2000:]
+    outputs = [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]
+    for text in outputs:
+        assert KEY not in text
+    assert run.report["target"]["api_key_source"] == "OPENAI_API_KEY"
+
+
+def test_a_failing_target_exits_1_and_keeps_the_key_out_of_failures(tmp_path):
+    from tests.faulty import FAULTS, FaultyApp
+    from tests.faulty import faults as _  # noqa: F401
+
+    with ServerThread(FaultyApp(FAULTS["errors_detail_envelope"], api_keys=[KEY])) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", env={"OPENAI_API_KEY": KEY})
+    assert run.code == 1
+    assert "FAILED" in run.stdout
+    for text in [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]:
+        assert KEY not in text
+
+
+def _one_line_exit_2(run, *needles: str) -> None:
+    assert run.code == 2, run.stdout + run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("conformance: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert run.stdout == ""
+
+
+def test_unreachable_host_exits_2_in_seconds(tmp_path):
+    started = time.monotonic()
+    run = run_conformance(tmp_path, "--base-url", "http://127.0.0.1:9/v1", env={"OPENAI_API_KEY": KEY})
+    assert time.monotonic() - started < 20
+    _one_line_exit_2(run, "cannot reach http://127.0.0.1:9/v1")
+    assert KEY not in run.stderr
+
+
+def test_refused_credentials_exit_2(tmp_path):
+    with ServerThread(create_app(["sk-the-right-one"])) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, env={"OPENAI_API_KEY": KEY})
+    _one_line_exit_2(run, "refused the credentials", "HTTP 401", "OPENAI_API_KEY")
+    assert KEY not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (["--profile", "no-such-provider"], {}, "unknown profile 'no-such-provider'"),
+        (["--base-url", "ftp://example.invalid"], {"OPENAI_API_KEY": KEY}, "must be an http(s) URL"),
+        (["--base-url", "http://127.0.0.1:9/v1"], {}, "no API key"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "NOPE_NOT_SET"], {}, "NOPE_NOT_SET"),
+        (["--model", "chat"], {}, "CAPABILITY=NAME"),
+        (["--model", "painting=x"], {}, "unknown capability 'painting'"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, env, needle):
+    _one_line_exit_2(run_conformance(tmp_path, *args, env=env), needle)
+
+
+def test_scw_secret_key_and_api_key_env_are_read(tmp_path):
+    with ServerThread(create_app([KEY])) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", "--", "-k", "models.list", env={"SCW_SECRET_KEY": KEY})
+        assert run.code == 0, run.stdout[-2000:] + run.stderr
+        assert run.report["target"]["api_key_source"] == "SCW_SECRET_KEY"
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", "--api-key-env", "MY_KEY", "--", "-k", "models.list", env={"MY_KEY": KEY})
+        assert run.code == 0
+        assert run.report["target"]["api_key_source"] == "MY_KEY"
+
+
+def test_pytest_args_after_double_dash_select_cases(tmp_path):
+    run = run_conformance(tmp_path, "--workers", "0", "--", "-k", "chat.stream")
+    assert run.code == 0, run.stdout[-2000:]
+    cases = {r["case"] for r in run.report["results"]}
+    assert cases and all(c.startswith("chat.stream") for c in cases)
+
+
+def test_model_without_capability_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    profile = tmp_path / "bare.yaml"
+    profile.write_text(
+        "profile_version: 1\nname: bare\ntitle: Bare\nendpoints:\n  models: {features: [core]}\n  chat: {features: [core]}\n"
+    )
+    run = run_conformance(tmp_path, "--profile", str(profile), "--workers", "0")
+    assert run.code == 0, run.stdout[-2000:] + run.stderr
+    skipped = [r for r in run.report["results"] if r["status"] == "skip"]
+    assert skipped
+    assert any("no model configured for capability 'chat'" in r["message"] for r in skipped)
+    assert any("does not claim feature 'streaming'" in r["message"] for r in skipped)
