@@ -15,11 +15,9 @@ from conformance.server import create_app
 API_KEY = "sk-faulty-server-key"
 
 
-@dataclass
-class Req:
-    method: str
-    path: str  # without the /v1 prefix
-    headers: dict[str, str]
+class _JsonBody:
+    """A ``body`` read and written as JSON (None when it is not JSON)."""
+
     body: bytes
 
     @property
@@ -31,6 +29,14 @@ class Req:
 
     def set_json(self, value: Any) -> None:
         self.body = json.dumps(value).encode()
+
+
+@dataclass
+class Req(_JsonBody):
+    method: str
+    path: str  # without the /v1 prefix
+    headers: dict[str, str]
+    body: bytes
 
     @property
     def stream(self) -> bool:
@@ -39,20 +45,10 @@ class Req:
 
 
 @dataclass
-class Resp:
+class Resp(_JsonBody):
     status: int
     headers: dict[str, str]
     body: bytes
-
-    @property
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-    def set_json(self, value: Any) -> None:
-        self.body = json.dumps(value).encode()
 
     @property
     def is_stream(self) -> bool:
