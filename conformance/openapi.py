@@ -38,11 +38,11 @@ def _optional_may_be_null(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _optional_may_be_null(v) for k, v in node.items()}
-    props = out.get("properties")
-    if isinstance(props, dict) and "properties" in node and isinstance(node["properties"], dict):
+    if isinstance(out.get("properties"), dict):
         required = set(node.get("required", ()))
         out["properties"] = {
-            name: schema if name in required else {"anyOf": [schema, {"type": "null"}]} for name, schema in props.items()
+            name: schema if name in required else {"anyOf": [schema, {"type": "null"}]}
+            for name, schema in out["properties"].items()
         }
     return out
 

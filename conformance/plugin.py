@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from .paths import PACKAGE_DIR
 from .redact import redact
 
-SUITE_DIR = Path(__file__).resolve().parent / "suite"
-PACKAGE_DIR = Path(__file__).resolve().parent
+SUITE_DIR = PACKAGE_DIR / "suite"
 
 BASE_URL = "--conformance-base-url"
 PROFILE = "--conformance-profile"

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .cases import Case, _substitute
+from .cases import Case, substitute_model
 from .checks import CHECKS, CheckContext, Failure, Skip, load_all
 from .redact import redact, redact_headers, redact_obj
 from .settings import Settings, public_url
@@ -133,7 +133,7 @@ def run_case(
     if case.expect == "success" and not ex.ok:
         return verdicts(FAIL, f"a valid request was refused with {ex.status}: {_error_text(ex)}", evidence)
 
-    common = _substitute(case.common_params, model or "")
+    common = substitute_model(case.common_params, model or "")
     results = []
     for spec, params in specs:
         ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**common, **params}, capability=case.capability or "chat", cache=cache if cache is not None else {})

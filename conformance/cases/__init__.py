@@ -38,7 +38,7 @@ class Case:
 
     def build_request(self, model: str | None) -> ApiRequest:
         """The request with ``$model`` replaced by the configured model."""
-        spec = _substitute(copy.deepcopy(self.request), model or "")
+        spec = substitute_model(copy.deepcopy(self.request), model or "")
         raw = spec.get("raw_body")
         return ApiRequest(
             method=spec["method"],
@@ -50,13 +50,14 @@ class Case:
         )
 
 
-def _substitute(value: Any, model: str) -> Any:
+def substitute_model(value: Any, model: str) -> Any:
+    """``value`` with every ``$model`` in its strings replaced by ``model``."""
     if isinstance(value, str):
         return value.replace("$model", model)
     if isinstance(value, list):
-        return [_substitute(v, model) for v in value]
+        return [substitute_model(v, model) for v in value]
     if isinstance(value, dict):
-        return {k: _substitute(v, model) for k, v in value.items()}
+        return {k: substitute_model(v, model) for k, v in value.items()}
     return value
 
 

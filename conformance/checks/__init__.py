@@ -85,6 +85,12 @@ class CheckContext:
     def model(self) -> str | None:
         return self.settings.model_for(self.capability)
 
+    def schema_errors(self, component: str, instance: Any) -> list[str]:
+        """Errors of ``instance`` against an OpenAPI component, with the profile's documented leniency."""
+        from ..openapi import schema_errors
+
+        return schema_errors(component, instance, optional_nulls=self.profile.optional_nulls)
+
     def send(self, request: ApiRequest, *, cache_key: str | None = None) -> Exchange:
         """Send a follow-up request through the same transport (counted, retried, cached)."""
         from ..transport import send_with_retry

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from ..openapi import schema_errors
 from . import Failure, check, require, short
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
@@ -47,7 +46,7 @@ def normalise(text: str) -> str:
 @check("chat.response.schema")
 def response_schema(ctx, ex):
     """The chat.completion body is valid against the OpenAPI CreateChatCompletionResponse schema."""
-    errors = schema_errors("CreateChatCompletionResponse", ex.json, optional_nulls=ctx.profile.optional_nulls)
+    errors = ctx.schema_errors("CreateChatCompletionResponse", ex.json)
     if errors:
         raise Failure("body does not match CreateChatCompletionResponse: " + "; ".join(errors[:3]))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ..openapi import schema_errors
 from . import Failure, check, require, short
 
 
 def _schema(ctx, component: str, body) -> None:
-    errors = schema_errors(component, body, optional_nulls=ctx.profile.optional_nulls)
+    errors = ctx.schema_errors(component, body)
     if errors:
         raise Failure(f"body does not match {component}: " + "; ".join(errors[:3]))
 

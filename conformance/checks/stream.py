@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
 
-from ..openapi import schema_errors
 from ..transport import ApiRequest
 from . import Failure, Skip, check, require, short
 from .chat import FINISH_REASONS, first_content, usage_numbers
@@ -53,17 +53,15 @@ def framing(ctx, ex):
         require("data" in event.fields, f"event {i} has no data field")
         require(event.event in (None, "message"), f"event {i} is named {event.event!r}; chat streams use unnamed data events")
         if event.data.strip() != "[DONE]":
-            require("__unparseable__" not in (_json_or_marker(event.data)), f"event {i} data is not JSON: {short(event.data)}")
+            require(_is_json(event.data), f"event {i} data is not JSON: {short(event.data)}")
 
 
-def _json_or_marker(data: str) -> dict:
-    import json
-
+def _is_json(data: str) -> bool:
     try:
         json.loads(data)
     except ValueError:
-        return {"__unparseable__": data}
-    return {}
+        return False
+    return True
 
 
 @check("chat.stream.done_terminator")
@@ -86,7 +84,7 @@ def chunk_schema(ctx, ex):
     for i, chunk in enumerate(chunks):
         require(isinstance(chunk, dict) and "__unparseable__" not in chunk, f"chunk {i} is not a JSON object: {short(chunk)}")
         require(chunk.get("object") == "chat.completion.chunk", f'chunk {i} object is {short(chunk.get("object"))}, expected "chat.completion.chunk"')
-        errors = schema_errors("CreateChatCompletionStreamResponse", chunk, optional_nulls=ctx.profile.optional_nulls)
+        errors = ctx.schema_errors("CreateChatCompletionStreamResponse", chunk)
         if errors:
             raise Failure(f"chunk {i} does not match CreateChatCompletionStreamResponse: " + "; ".join(errors[:3]))
 
