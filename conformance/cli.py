@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", action="append", default=[], metavar="CAPABILITY=NAME", help="model for a capability; repeatable")
     run.add_argument("--report-dir", default="reports", help="where report.json and report.html go (default: reports/)")
     run.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)")
+    run.add_argument("--fixtures-url", metavar="URL", help="where a remote target can fetch fixtures/ over https (image URLs); local targets are served them automatically")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response (default: 60)")
     run.add_argument("--workers", default=None, help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: 4 for a remote target, none for the embedded server)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
@@ -68,6 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 api_key_env=args.api_key_env,
                 timeout=args.timeout,
                 embedded_url=embedded_url,
+                fixtures_url=args.fixtures_url,
             )
             preflight(settings)
         except UsageError as exc:
@@ -99,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             pytest_args.append(f"--conformance-embedded-url={embedded_url}")
         else:
             pytest_args.append(f"--conformance-base-url={settings.base_url}")
+        if args.fixtures_url:
+            pytest_args.append(f"--conformance-fixtures-url={args.fixtures_url}")
         if args.api_key_env:
             pytest_args.append(f"--conformance-api-key-env={args.api_key_env}")
         workers = args.workers if args.workers is not None else ("0" if embedded_url else str(DEFAULT_REMOTE_WORKERS))

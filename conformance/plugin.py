@@ -6,6 +6,7 @@ package is among the arguments, or a target is given with --conformance-base-url
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ MODEL = "--conformance-model"
 REPORT_DIR = "--conformance-report-dir"
 API_KEY_ENV = "--conformance-api-key-env"
 TIMEOUT = "--conformance-timeout"
+FIXTURES_URL = "--conformance-fixtures-url"
 EMBEDDED_URL = "--conformance-embedded-url"
 NO_PREFLIGHT = "--conformance-no-preflight"
 
@@ -42,6 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(REPORT_DIR, dest="conformance_report_dir", default="reports", help="Where report.json and report.html are written (default: reports/).")
     group.addoption(API_KEY_ENV, dest="conformance_api_key_env", default=None, metavar="NAME", help="Read the API key from this environment variable (default: OPENAI_API_KEY, then SCW_SECRET_KEY).")
     group.addoption(TIMEOUT, dest="conformance_timeout", type=float, default=60.0, help="Seconds to wait for one response (default: 60).")
+    group.addoption(FIXTURES_URL, dest="conformance_fixtures_url", default=None, metavar="URL", help="Where a remote target can fetch fixtures/ over https (image URLs); a local target is served them automatically.")
     group.addoption(EMBEDDED_URL, dest="conformance_embedded_url", default=None, help="(internal) URL of an embedded server started by `conformance run`.")
     group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
 
@@ -71,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _suite_requested(config):
         return
     from .preflight import preflight
-    from .settings import UsageError, resolve
+    from .settings import UsageError, is_loopback, resolve
 
     state: dict[str, Any] = {"verdicts": [], "usage": {}, "started": datetime.now(timezone.utc), "t0": time.perf_counter(), "stack": ExitStack()}
     config.stash[_STATE] = state
@@ -96,7 +99,12 @@ def pytest_configure(config: pytest.Config) -> None:
             api_key_env=opt.conformance_api_key_env,
             timeout=opt.conformance_timeout,
             embedded_url=embedded_url,
+            fixtures_url=opt.conformance_fixtures_url,
         )
+        if settings.fixtures_url is None and is_loopback(settings.base_url):
+            from .fixtures_server import serve_fixtures
+
+            settings = dataclasses.replace(settings, fixtures_url=state["stack"].enter_context(serve_fixtures()))
         if not _is_worker(config) and not opt.conformance_no_preflight:
             preflight(settings)
     except UsageError as exc:

@@ -87,6 +87,8 @@ def applicable(case: Case, settings: Settings) -> str | None:
         return f"profile {profile.name!r} does not claim feature {case.feature!r} on {case.endpoint}"
     if case.capability and not settings.model_for(case.capability):
         return f"no model configured for capability {case.capability!r} (use --model {case.capability}=NAME)"
+    if case.needs_media_url and not settings.fixtures_url:
+        return "the target fetches images by URL: serve fixtures/ over https and pass --fixtures-url URL"
     return None
 
 
@@ -120,7 +122,7 @@ def run_case(
     reason = applicable(case, settings)
     if reason:
         return verdicts(SKIP, reason, {})
-    request = case.build_request(model)
+    request = case.build_request(model, settings.fixtures_url)
     try:
         ex = send_with_retry(transport, request, counter)
     except Unjudgeable as exc:
@@ -133,7 +135,7 @@ def run_case(
     if case.expect == "success" and not ex.ok:
         return verdicts(FAIL, f"a valid request was refused with {ex.status}: {_error_text(ex)}", evidence)
 
-    common = substitute_model(case.common_params, model or "")
+    common = substitute_model(case.common_params, model or "", settings.fixtures_url)
     results = []
     for spec, params in specs:
         ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**common, **params}, capability=case.capability or "chat", cache=cache if cache is not None else {})

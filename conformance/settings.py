@@ -30,6 +30,8 @@ class Settings:
     report_dir: Path
     timeout: float
     embedded: bool = False
+    #: Where the target can fetch fixtures/ over http(s) (image URLs); None: cases needing it skip.
+    fixtures_url: str | None = None
 
     def model_for(self, capability: str) -> str | None:
         return self.models.get(capability)
@@ -76,10 +78,15 @@ def resolve_models(profile: Profile, given: dict[str, str]) -> dict[str, str]:
     return models
 
 
-def check_base_url(url: str) -> str:
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def check_base_url(url: str, option: str = "--base-url") -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url must be an http(s) URL such as https://api.scaleway.ai/v1, got {public_url(url)!r}")
+        raise UsageError(f"{option} must be an http(s) URL such as https://api.scaleway.ai/v1, got {public_url(url)!r}")
     return url.rstrip("/")
 
 
@@ -108,6 +115,7 @@ def resolve(
     api_key_env: str | None = None,
     timeout: float = 60.0,
     embedded_url: str | None = None,
+    fixtures_url: str | None = None,
 ) -> Settings:
     """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
     embedded = embedded_url is not None
@@ -132,4 +140,5 @@ def resolve(
         report_dir=Path(report_dir),
         timeout=timeout,
         embedded=embedded,
+        fixtures_url=check_base_url(fixtures_url, "--fixtures-url") if fixtures_url else None,
     )

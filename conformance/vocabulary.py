@@ -30,6 +30,10 @@ FEATURES: dict[str, str] = {
     "n": "several choices per request (n > 1)",
     "logprobs": "token log-probabilities (logprobs / top_logprobs)",
     "unsupported-params": "documented-unsupported parameters are refused",
+    "structured-output": "response_format json_object / json_schema: the answer is JSON valid against the schema",
+    "tools": "function tools: tool_choice, tool_calls shape, tool results, streamed tool-call deltas",
+    "parallel-tools": "several tool calls in one answer (parallel_tool_calls)",
+    "vision": "image_url content parts: formats, URLs, limits, answers that depend on the image",
 }
 
 #: Model capabilities: what a configured model must be able to do for a case to run.

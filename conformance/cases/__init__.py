@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from dataclasses import dataclass, field
@@ -12,13 +13,16 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..paths import PACKAGE_DIR
+from ..paths import PACKAGE_DIR, fixtures_dir
 from ..profiles import Profile
 from ..transport import ApiRequest
 from ..vocabulary import ENDPOINTS, TRANSPORTS
 
 CASES_DIR = Path(__file__).resolve().parent
-CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml")
+CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml", "structured.yaml", "tools.yaml", "vision.yaml")
+#: In a request string, fixtures/images/NAME as a data: URI, or as a URL the target fetches.
+IMAGE_DATA, IMAGE_URL = "$image:", "$image_url:"
+_MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif", ".svg": "image/svg+xml", ".pdf": "application/pdf"}
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,13 @@ class Case:
     #: Parameters of every check of this case (e.g. the unsupported parameter's name).
     common_params: dict[str, Any] = field(default_factory=dict)
 
-    def build_request(self, model: str | None) -> ApiRequest:
-        """The request with ``$model`` replaced by the configured model."""
-        spec = substitute_model(copy.deepcopy(self.request), model or "")
+    @property
+    def needs_media_url(self) -> bool:
+        return IMAGE_URL in json.dumps(self.request)
+
+    def build_request(self, model: str | None, media_url: str | None = None) -> ApiRequest:
+        """The request with ``$model`` replaced by the configured model and media placeholders resolved."""
+        spec = substitute_model(copy.deepcopy(self.request), model or "", media_url)
         raw = spec.get("raw_body")
         return ApiRequest(
             method=spec["method"],
@@ -50,15 +58,27 @@ class Case:
         )
 
 
-def substitute_model(value: Any, model: str) -> Any:
-    """``value`` with every ``$model`` in its strings replaced by ``model``."""
+def substitute_model(value: Any, model: str, media_url: str | None = None) -> Any:
+    """``value`` with ``$model`` replaced by ``model`` and ``$image:``/``$image_url:`` strings resolved."""
     if isinstance(value, str):
+        if value.startswith(IMAGE_DATA):
+            return data_uri(value[len(IMAGE_DATA) :])
+        if value.startswith(IMAGE_URL):
+            return f"{(media_url or '').rstrip('/')}/images/{value[len(IMAGE_URL):]}"
         return value.replace("$model", model)
     if isinstance(value, list):
-        return [substitute_model(v, model) for v in value]
+        return [substitute_model(v, model, media_url) for v in value]
     if isinstance(value, dict):
-        return {k: substitute_model(v, model) for k, v in value.items()}
+        return {k: substitute_model(v, model, media_url) for k, v in value.items()}
     return value
+
+
+@cache
+def data_uri(name: str) -> str:
+    """fixtures/images/NAME as a base64 data: URI."""
+    path = fixtures_dir() / "images" / name
+    media_type = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{media_type};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
 @cache
@@ -166,5 +186,59 @@ def unsupported_cases(profile: Profile) -> list[Case]:
     return cases
 
 
+@cache
+def structured_cases() -> tuple[Case, ...]:
+    """One json_schema case per keyword family of the corpus in fixtures/structured/."""
+    cases = []
+    for path in sorted((fixtures_dir() / "structured").glob("*.json")):
+        entry = json.loads(path.read_text())
+        body = {
+            "model": "$model",
+            "messages": [{"role": "user", "content": entry["prompt"]}],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": entry["name"], "strict": entry.get("strict", True), "schema": entry["schema"]},
+            },
+            "max_tokens": 200,
+            "temperature": 0,
+        }
+        checks = ("http.status_success", "sdk.accepts_response", "chat.response.schema", "chat.finish_reason.stop", "chat.structured.schema_valid")
+        cases.append(
+            Case(
+                id=f"chat.structured.family.{entry['family'].replace('-', '_')}",
+                endpoint="chat",
+                feature="structured-output",
+                description=entry["description"],
+                request={"method": "POST", "path": ENDPOINTS["chat"], "body": body},
+                checks=tuple((name, {}) for name in checks),
+                source=f"fixtures/structured/{path.name}",
+            )
+        )
+    return tuple(cases)
+
+
+def image_limit_cases(profile: Profile) -> list[Case]:
+    """The documented per-request image limit, plus one: refused."""
+    limit = profile.limits.get("images_per_request")
+    if not isinstance(limit, int):
+        return []
+    parts = [{"type": "text", "text": "How many images are there?"}]
+    parts += [{"type": "image_url", "image_url": {"url": IMAGE_DATA + "red.png"}}] * (limit + 1)
+    body = {"model": "$model", "messages": [{"role": "user", "content": parts}], "max_tokens": 10}
+    return [
+        Case(
+            id="chat.vision.over_image_limit",
+            endpoint="chat",
+            feature="vision",
+            capability="vision",
+            description=f"{limit + 1} images, one more than the documented limit of {limit}: refused.",
+            request={"method": "POST", "path": ENDPOINTS["chat"], "body": body},
+            checks=(("chat.vision.image_limit_enforced", {"limit": limit}), ("errors.envelope", {})),
+            expect="refusal",
+            source="profile limits.images_per_request",
+        )
+    ]
+
+
 def all_cases(profile: Profile) -> list[Case]:
-    return list(static_cases()) + unsupported_cases(profile)
+    return list(static_cases()) + list(structured_cases()) + unsupported_cases(profile) + image_limit_cases(profile)

@@ -91,7 +91,9 @@ def names_parameter(ex, parameter: str) -> bool:
     err = error_object(ex) or {}
     leaf = parameter.rsplit(".", 1)[-1]
     param = err.get("param")
-    if isinstance(param, str) and (param == parameter or param.rsplit(".", 1)[-1] == leaf):
+    if isinstance(param, str) and (
+        param == parameter or param.startswith((parameter + ".", parameter + "[")) or param.rsplit(".", 1)[-1] == leaf
+    ):
         return True
     message = err.get("message")
     text = message if isinstance(message, str) else ex.text

@@ -6,7 +6,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import vision
+from .catalog import VISION
 from .errors import invalid_type, invalid_value, missing_required
+from .model import Prompt
 from .validation import expect_array, expect_choice, expect_object, expect_string
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -55,14 +58,26 @@ def _text_part(part: dict[str, Any], param: str) -> ContentPart:
     return ContentPart("text", text=expect_string(part["text"], f"{param}.text"), raw=part)
 
 
-#: Content-part parsers by ``type``. Add image_url / input_audio / refusal parts here.
-PART_PARSERS: dict[str, PartParser] = {"text": _text_part}
+@dataclass(frozen=True)
+class ImagePart(ContentPart):
+    """An ``image_url`` part; its image is read and checked later, by ``load_images``."""
+
+    image: vision.ImageInput | None = field(default=None, compare=False)
+
+
+def _image_part(part: dict[str, Any], param: str) -> ContentPart:
+    image = vision.parse_image_url(part, param)
+    return ImagePart("image_url", capability=VISION, extra_tokens=vision.IMAGE_TOKENS, raw=part, image=image)
+
+
+#: Content-part parsers by ``type``. Add input_audio / refusal parts here.
+PART_PARSERS: dict[str, PartParser] = {"text": _text_part, "image_url": _image_part}
 
 #: Part types each role may send (a subset of PART_PARSERS).
 ROLE_PARTS: dict[str, tuple[str, ...]] = {
     "system": ("text",),
     "developer": ("text",),
-    "user": ("text",),
+    "user": ("text", "image_url"),
     "assistant": ("text",),
     "tool": ("text",),
 }
@@ -113,7 +128,11 @@ def parse_messages(value: Any, param: str = "messages") -> tuple[Message, ...]:
     items = expect_array(value, param)
     if not items:
         raise invalid_value(param, "expected at least one message, got an empty array.")
-    return tuple(parse_message(item, f"{param}[{i}]") for i, item in enumerate(items))
+    messages = tuple(parse_message(item, f"{param}[{i}]") for i, item in enumerate(items))
+    count = len(images(messages))
+    if count > vision.MAX_IMAGES:
+        raise invalid_value(param, f"at most {vision.MAX_IMAGES} images per request, got {count}.")
+    return messages
 
 
 def required_capabilities(messages: Iterable[Message]) -> set[str]:
@@ -121,9 +140,28 @@ def required_capabilities(messages: Iterable[Message]) -> set[str]:
     return {part.capability for m in messages for part in m.parts if part.capability is not None}
 
 
+def images(messages: Iterable[Message]) -> list[vision.ImageInput]:
+    """Every image of the messages, in order."""
+    return [part.image for m in messages for part in m.parts if isinstance(part, ImagePart) and part.image]
+
+
+async def load_images(messages: Iterable[Message]) -> None:
+    """Fetch, decode and check every image (in the threadpool); 400 on the first refused one.
+
+    Call it after the model's capabilities are checked: a model without vision never loads images.
+    """
+    await vision.load_all_async(images(messages))
+
+
 def last_user_text(messages: Sequence[Message]) -> str:
-    """The text of the last user message ("" when there is none): the model's input."""
+    """The model's input: the text of the last user message ("" when there is none), as a
+    ``Prompt`` carrying the colour names of that message's images, in order.
+
+    Images not loaded yet (``load_images`` not awaited) are loaded here, blocking: every image of
+    the request, so a refused one is a 400 whichever message holds it.
+    """
+    vision.load_all(images(messages))
     for message in reversed(messages):
         if message.role == "user":
-            return message.text
-    return ""
+            return Prompt(message.text, images=[image.colour or "" for image in images([message])])
+    return Prompt("")

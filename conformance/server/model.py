@@ -19,6 +19,7 @@ COUNT_MAX_NUMBERS = 1000
 
 _REPLY_EXACTLY = re.compile(r"reply\s+with\s+exactly\s*:[^\S\n]*([^\n]*)", re.IGNORECASE)
 _COUNT = re.compile(r"count\s+from\s+(-?\d+)\s+to\s+(-?\d+)", re.IGNORECASE)
+_COLOUR_WORD = re.compile(r"\bcolou?r\b", re.IGNORECASE)
 
 #: Alternative tokens offered in ``top_logprobs`` (never the chosen token).
 _ALTERNATIVES = (
@@ -41,8 +42,31 @@ def prompt_tokens(message_texts: Iterable[str]) -> int:
     return sum(count_tokens(text) + TOKENS_PER_MESSAGE for text in message_texts) + TOKENS_PER_PROMPT
 
 
+class Prompt(str):
+    """The model's input: the text of the last user message, carrying the colour names of the
+    images sent with it, in order (a plain ``str`` prompt has none)."""
+
+    images: tuple[str, ...] = ()
+
+    def __new__(cls, text: str = "", images: Iterable[str] = ()) -> Prompt:
+        prompt = super().__new__(cls, text)
+        prompt.images = tuple(images)
+        return prompt
+
+
+def colour_reply(colours: Sequence[str]) -> str:
+    """``Red.`` for one image; ``Red, Green, Blue.`` for several, in order."""
+    return ", ".join(name.capitalize() for name in colours) + "."
+
+
 def reply(prompt: str) -> str:
-    """The full reply to ``prompt`` (first matching rule, case-insensitive)."""
+    """The full reply to ``prompt`` (first matching rule, case-insensitive).
+
+    With images (a ``Prompt``), a question about their colour is answered first.
+    """
+    images = getattr(prompt, "images", ())
+    if images and _COLOUR_WORD.search(prompt):
+        return colour_reply(images)
     exact = _REPLY_EXACTLY.search(prompt)
     if exact:
         return exact.group(1).strip()
@@ -68,7 +92,11 @@ class Completion:
 
 def complete(prompt: str, *, max_tokens: int | None = None, stop: Sequence[str] = ()) -> Completion:
     """Reply to ``prompt``, cut before the earliest stop string, then truncated to ``max_tokens``."""
-    text = reply(prompt)
+    return finish(reply(prompt), max_tokens=max_tokens, stop=stop)
+
+
+def finish(text: str, *, max_tokens: int | None = None, stop: Sequence[str] = ()) -> Completion:
+    """The completion of an answer ``text``: cut before the earliest stop string, then truncated."""
     cuts = [index for index in (text.find(s) for s in stop if s) if index >= 0]
     if cuts:
         text = text[: min(cuts)]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.lib.streaming.chat import ChatCompletionStreamState
 
 from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decode_json, decode_stream
 
@@ -67,6 +68,15 @@ _CHAT_PARAMS = frozenset(inspect.signature(openai.resources.chat.completions.Com
     "extra_body",
     "timeout",
 }
+
+
+def _chat_accumulator(request: ApiRequest) -> ChatCompletionStreamState | None:
+    """The SDK's own accumulator for chat streams (what ``client.chat.completions.stream`` uses)."""
+    body = request.body if isinstance(request.body, dict) else {}
+    if request.path != "/chat/completions" or request.raw_body is not None:
+        return None
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+    return ChatCompletionStreamState(input_tools=tools or openai.omit)
 
 
 class SdkTransport:
@@ -133,10 +143,15 @@ class SdkTransport:
             result = self._call(client, request)
             if isinstance(result, openai.Stream):
                 chunks = []
+                accumulator = _chat_accumulator(request)
                 try:
                     for chunk in result:
                         chunks.append(_dump(chunk))
-                except Exception as exc:  # the SDK could not read the stream: that is a finding
+                        if accumulator is not None:
+                            accumulator.handle_chunk(chunk)
+                    if accumulator is not None:
+                        accumulator.get_final_completion()
+                except Exception as exc:  # the SDK could not read or accumulate the stream: that is a finding
                     client_error = f"{type(exc).__name__}: {exc}"
                 finally:
                     result.close()

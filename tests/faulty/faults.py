@@ -329,14 +329,14 @@ def stream_done_twice(req, resp):
         _set_chunks(resp, _chunks(resp) + ["[DONE]"])
 
 
-@fault("stream_json_content_type", "chat.stream.content_type", collateral={"chat.stream.framing", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+@fault("stream_json_content_type", "chat.stream.content_type", collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.framing", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
 def stream_json_content_type(req, resp):
     """The event stream is labelled application/json."""
     if _stream(req, resp):
         resp.headers["content-type"] = "application/json"
 
 
-@fault("stream_single_newline", "chat.stream.framing", collateral={"chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+@fault("stream_single_newline", "chat.stream.framing", collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
 def stream_single_newline(req, resp):
     """Events are separated by one newline instead of a blank line."""
     if _stream(req, resp):
@@ -379,7 +379,7 @@ def stream_finish_every_chunk(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("stream_no_finish_reason", "chat.stream.single_finish_reason", collateral={"chat.stream.chunk_schema"})
+@fault("stream_no_finish_reason", "chat.stream.single_finish_reason", collateral={"chat.tools.stream_deltas", "chat.stream.chunk_schema"})
 def stream_no_finish_reason(req, resp):
     """No chunk carries a finish_reason."""
     if _stream(req, resp):
@@ -413,7 +413,7 @@ def stream_usage_every_chunk(req, resp):
             _set_chunks(resp, chunks)
 
 
-@fault("stream_text_differs", "chat.stream.matches_nonstream")
+@fault("stream_text_differs", "chat.stream.matches_nonstream", collateral={"chat.structured.stream_schema_valid"})
 def stream_text_differs(req, resp):
     """Streamed deltas spell a different text than the non-streamed answer."""
     if _stream(req, resp):
@@ -437,7 +437,7 @@ def stream_chunk_object_wrong(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("stream_error_event", {"sdk.accepts_response"}, collateral={"chat.stream.chunk_schema", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "chat.stream.role_first", "chat.stream.single_id", "chat.stream.framing"}, transports=("openai",))
+@fault("stream_error_event", {"sdk.accepts_response"}, collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.chunk_schema", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "chat.stream.role_first", "chat.stream.single_id", "chat.stream.framing"}, transports=("openai",))
 def stream_error_event(req, resp):
     """An {"error": ...} event arrives in the middle of every stream."""
     if _stream(req, resp):
@@ -452,4 +452,267 @@ def always_503(req):
     """Every chat request gets 503 Service Unavailable (an overloaded gateway)."""
     if _is_chat(req):
         return error(503, "The server is overloaded")
+    return None
+
+
+# -- structured output ---------------------------------------------------------------------------
+def _chat_body(req: Req) -> dict | None:
+    body = req.json
+    return body if _is_chat(req) and isinstance(body, dict) else None
+
+
+_INVALID_FORMAT_COLLATERAL = {"errors.invalid_request_rejected", "errors.envelope", "errors.names_parameter"}
+
+
+@fault("json_mode_prose", {"chat.structured.json_object", "chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral=_INVALID_FORMAT_COLLATERAL)
+def json_mode_prose(req):
+    """response_format is ignored: JSON mode and json_schema answers come back as prose."""
+    body = _chat_body(req)
+    if body and "response_format" in body:
+        body.pop("response_format")
+        req.set_json(body)
+
+
+@fault("json_schema_missing_required", "chat.structured.schema_valid")
+def json_schema_missing_required(req, resp):
+    """json_schema answers lose their first property (a required one)."""
+    body = _chat_json(req, resp)
+    request = req.json or {}
+    if body and (request.get("response_format") or {}).get("type") == "json_schema":
+        for choice in body["choices"]:
+            value = json.loads(choice["message"]["content"])
+            if isinstance(value, dict) and value:
+                value.pop(next(iter(value)))
+            choice["message"]["content"] = json.dumps(value)
+        resp.set_json(body)
+
+
+@fault("json_stream_truncated", "chat.structured.stream_schema_valid")
+def json_stream_truncated(req, resp):
+    """A streamed json_schema answer loses its last content delta (the closing brace)."""
+    if _stream(req, resp) and (req.json or {}).get("response_format"):
+        chunks = _chunks(resp)
+        last = max(i for i, c in enumerate(chunks) if isinstance(c, dict) and c["choices"] and c["choices"][0]["delta"].get("content"))
+        chunks[last]["choices"][0]["delta"]["content"] = ""
+        _set_chunks(resp, chunks)
+
+
+@fault("response_format_invalid_accepted", {"errors.invalid_request_rejected"}, collateral={"errors.envelope", "errors.names_parameter"})
+def response_format_invalid_accepted(req):
+    """An unknown response_format type, or json_schema without a schema, is treated as plain text."""
+    body = _chat_body(req)
+    fmt = (body or {}).get("response_format")
+    if isinstance(fmt, dict) and (fmt.get("type") not in ("text", "json_object", "json_schema") or (fmt.get("type") == "json_schema" and "schema" not in (fmt.get("json_schema") or {}))):
+        body.pop("response_format")
+        req.set_json(body)
+
+
+# -- tools ---------------------------------------------------------------------------------------
+def _edit_calls(req: Req, resp: Resp, edit) -> None:
+    body = _chat_json(req, resp)
+    if body:
+        for choice in body["choices"]:
+            if choice["message"].get("tool_calls"):
+                edit(choice)
+        resp.set_json(body)
+
+
+def _set_tool_choice(req: Req, when, value) -> None:
+    body = _chat_body(req)
+    if body and "tools" in body and when(body.get("tool_choice")):
+        body["tool_choice"] = value
+        req.set_json(body)
+
+
+_FOLLOWUP = {"chat.tools.result_accepted", "chat.tools.answer_uses_result"}
+
+
+@fault("tool_arguments_object", "chat.tools.call_shape", collateral=_FOLLOWUP | {"chat.response.schema"})
+def tool_arguments_object(req, resp):
+    """function.arguments is a JSON object instead of a JSON string."""
+    def edit(choice):
+        for call in choice["message"]["tool_calls"]:
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+    _edit_calls(req, resp, edit)
+
+
+@fault("tool_call_without_id", "chat.tools.call_shape", collateral=_FOLLOWUP | {"chat.response.schema", "chat.tools.parallel_calls"})
+def tool_call_without_id(req, resp):
+    """Tool calls carry no id."""
+    def edit(choice):
+        for call in choice["message"]["tool_calls"]:
+            call.pop("id", None)
+    _edit_calls(req, resp, edit)
+
+
+@fault("tool_call_with_text", "chat.tools.call_shape")
+def tool_call_with_text(req, resp):
+    """A tool-call answer also carries prose content."""
+    def edit(choice):
+        choice["message"]["content"] = "Let me look that up."
+    _edit_calls(req, resp, edit)
+
+
+@fault("tool_finish_reason_stop", "chat.tools.finish_reason", collateral={"chat.tools.stream_deltas"})
+def tool_finish_reason_stop(req, resp):
+    """Answers with tool calls say finish_reason "stop"."""
+    def edit(choice):
+        choice["finish_reason"] = "stop"
+    _edit_calls(req, resp, edit)
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    if choice.get("finish_reason") == "tool_calls":
+                        choice["finish_reason"] = "stop"
+        _set_chunks(resp, chunks)
+
+
+@fault("tool_stream_without_index", {"chat.tools.stream_deltas"}, collateral={"chat.stream.single_finish_reason", "chat.stream.chunk_schema", "sdk.accepts_response"})
+def tool_stream_without_index(req, resp):
+    """Streamed tool_calls deltas carry no index (crashes the openai SDK's accumulator)."""
+    if _stream(req, resp):
+        chunks = _chunks(resp)
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                for choice in chunk["choices"]:
+                    for delta in choice["delta"].get("tool_calls") or []:
+                        delta.pop("index", None)
+        _set_chunks(resp, chunks)
+
+
+@fault("tool_choice_none_ignored", "chat.tools.not_called")
+def tool_choice_none_ignored(req):
+    """tool_choice "none" is treated as "auto": the tool is called anyway."""
+    _set_tool_choice(req, lambda c: c == "none", "auto")
+
+
+@fault("tool_choice_required_ignored", {"chat.tools.called"}, collateral={"chat.tools.call_shape", "chat.tools.finish_reason"})
+def tool_choice_required_ignored(req):
+    """tool_choice "required" is treated as "auto": a prompt that needs no tool gets none."""
+    _set_tool_choice(req, lambda c: c == "required", "auto")
+
+
+@fault("tool_choice_named_ignored", "chat.tools.called", collateral={"errors.invalid_request_rejected", "errors.envelope", "errors.names_parameter"})
+def tool_choice_named_ignored(req):
+    """A named tool_choice is treated as "auto": the prompt's tool is called instead."""
+    _set_tool_choice(req, lambda c: isinstance(c, dict), "auto")
+
+
+@fault("tool_parallel_single_call", "chat.tools.parallel_calls")
+def tool_parallel_single_call(req, resp):
+    """Only the first of several tool calls is returned."""
+    def edit(choice):
+        choice["message"]["tool_calls"] = choice["message"]["tool_calls"][:1]
+    _edit_calls(req, resp, edit)
+
+
+@fault("tool_result_refused", {"chat.tools.result_accepted", "chat.tools.answer_uses_result"})
+def tool_result_refused(req):
+    """A conversation containing a role "tool" message is refused."""
+    body = _chat_body(req)
+    if body and any(isinstance(m, dict) and m.get("role") == "tool" for m in body.get("messages") or []):
+        return error(400, "Unsupported role: tool", param="messages")
+    return None
+
+
+@fault("tool_result_ignored", "chat.tools.answer_uses_result")
+def tool_result_ignored(req, resp):
+    """The answer after a tool result ignores it."""
+    body = _chat_json(req, resp)
+    request = req.json or {}
+    if body and any(isinstance(m, dict) and m.get("role") == "tool" for m in request.get("messages") or []):
+        for choice in body["choices"]:
+            choice["message"]["content"] = "I could not find that information."
+        resp.set_json(body)
+
+
+@fault("custom_tool_accepted", "chat.tools.custom_refused", collateral={"errors.envelope"})
+def custom_tool_accepted(req):
+    """Tools of type custom are silently dropped and the request served."""
+    body = _chat_body(req)
+    if body and body.get("tools"):
+        kept = [t for t in body["tools"] if isinstance(t, dict) and t.get("type") == "function"]
+        if len(kept) != len(body["tools"]):
+            if kept:
+                body["tools"] = kept
+            else:
+                body.pop("tools")
+            req.set_json(body)
+
+
+# -- images --------------------------------------------------------------------------------------
+def _images(body: dict) -> list[dict]:
+    parts = []
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            parts += [p for p in message["content"] if isinstance(p, dict) and p.get("type") == "image_url"]
+    return parts
+
+
+def _edit_images(req: Req, edit) -> None:
+    body = _chat_body(req)
+    if body and _images(body):
+        for message in body["messages"]:
+            if isinstance(message.get("content"), list):
+                message["content"] = edit(message["content"])
+        req.set_json(body)
+
+
+_VISION = {"http.status_success", "sdk.accepts_response", "chat.response.schema", "chat.message.role_and_content", "chat.vision.describes_image"}
+
+
+@fault("image_ignored", "chat.vision.describes_image", collateral={"chat.vision.format_refused", "chat.vision.image_limit_enforced", "errors.envelope"})
+def image_ignored(req):
+    """Image parts are dropped: the model answers without seeing them."""
+    _edit_images(req, lambda parts: [p for p in parts if p.get("type") != "image_url"])
+
+
+@fault("image_parts_refused", _VISION)
+def image_parts_refused(req):
+    """Any request with an image part is refused with 400."""
+    body = _chat_body(req)
+    if body and _images(body):
+        return error(400, "Image input is not supported", param="messages")
+    return None
+
+
+@fault("image_bad_formats_accepted", "chat.vision.format_refused", collateral={"errors.envelope"})
+def image_bad_formats_accepted(req):
+    """SVG, PDF and animated GIF images are silently swapped for a decodable one and answered."""
+    from conformance.cases import data_uri
+
+    def edit(parts):
+        for part in parts:
+            url = (part.get("image_url") or {}).get("url", "") if part.get("type") == "image_url" else ""
+            if url.startswith(("data:image/svg", "data:application/pdf")) or url == data_uri("animated.gif"):
+                part["image_url"]["url"] = data_uri("red.png")
+        return parts
+
+    _edit_images(req, edit)
+
+
+@fault("image_limit_ignored", "chat.vision.image_limit_enforced", collateral={"errors.envelope"})
+def image_limit_ignored(req):
+    """Images past the twelfth are silently dropped instead of refused."""
+    def edit(parts):
+        out, seen = [], 0
+        for part in parts:
+            if part.get("type") == "image_url":
+                seen += 1
+                if seen > 12:
+                    continue
+            out.append(part)
+        return out
+
+    _edit_images(req, edit)
+
+
+@fault("image_url_unfetched", _VISION)
+def image_url_unfetched(req):
+    """Images given by http(s) URL are refused (only data: URIs work)."""
+    body = _chat_body(req)
+    if body and any(str((p.get("image_url") or {}).get("url", "")).startswith("http") for p in _images(body)):
+        return error(400, "Could not fetch image", param="messages[0].content[1].image_url")
     return None
