@@ -34,6 +34,7 @@ FEATURES: dict[str, str] = {
     "tools": "function tools: tool_choice, tool_calls shape, tool results, streamed tool-call deltas",
     "parallel-tools": "several tool calls in one answer (parallel_tool_calls)",
     "vision": "image_url content parts: formats, URLs, limits, answers that depend on the image",
+    "audio-input": "input_audio content parts (wav, mp3): answers that depend on the audio",
 }
 
 #: Model capabilities: what a configured model must be able to do for a case to run.

@@ -19,9 +19,11 @@ from ..transport import ApiRequest
 from ..vocabulary import ENDPOINTS, TRANSPORTS
 
 CASES_DIR = Path(__file__).resolve().parent
-CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml", "structured.yaml", "tools.yaml", "vision.yaml")
+CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml", "structured.yaml", "tools.yaml", "vision.yaml", "audio.yaml")
 #: In a request string, fixtures/images/NAME as a data: URI, or as a URL the target fetches.
 IMAGE_DATA, IMAGE_URL = "$image:", "$image_url:"
+#: fixtures/audio/NAME as bare base64 (what input_audio.data carries).
+AUDIO_DATA = "$audio:"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif", ".svg": "image/svg+xml", ".pdf": "application/pdf"}
 
 
@@ -63,6 +65,8 @@ def substitute_model(value: Any, model: str, media_url: str | None = None) -> An
     if isinstance(value, str):
         if value.startswith(IMAGE_DATA):
             return data_uri(value[len(IMAGE_DATA) :])
+        if value.startswith(AUDIO_DATA):
+            return base64.b64encode((fixtures_dir() / "audio" / value[len(AUDIO_DATA) :]).read_bytes()).decode()
         if value.startswith(IMAGE_URL):
             return f"{(media_url or '').rstrip('/')}/images/{value[len(IMAGE_URL):]}"
         return value.replace("$model", model)
@@ -240,5 +244,53 @@ def image_limit_cases(profile: Profile) -> list[Case]:
     ]
 
 
+def _audio_manifest() -> list[dict[str, Any]]:
+    path = fixtures_dir() / "audio" / "manifest.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    entries = data.get("files", data) if isinstance(data, dict) else data
+    return [e for e in entries if isinstance(e, dict) and e.get("format") in ("wav", "mp3")]
+
+
+@cache
+def audio_cases() -> tuple[Case, ...]:
+    """One input_audio case per speech fixture (wav, mp3): the answer must contain the spoken words."""
+    cases = []
+    for entry in _audio_manifest():
+        name = Path(entry["file"]).name
+        content = [
+            {"type": "text", "text": "Transcribe this audio exactly. Answer with the transcript only."},
+            {"type": "input_audio", "input_audio": {"data": AUDIO_DATA + name, "format": entry["format"]}},
+        ]
+        body = {"model": "$model", "messages": [{"role": "user", "content": content}], "max_tokens": 40, "temperature": 0}
+        checks = (
+            ("http.status_success", {}),
+            ("sdk.accepts_response", {}),
+            ("chat.response.schema", {}),
+            ("chat.message.role_and_content", {}),
+            ("chat.audio.transcribes", {"words": list(entry["words"])}),
+        )
+        cases.append(
+            Case(
+                id=f"chat.audio.{entry['format']}",
+                endpoint="chat",
+                feature="audio-input",
+                capability="audio",
+                description=f"A {entry['format'].upper()} speech clip as input_audio; the answer contains its words.",
+                request={"method": "POST", "path": ENDPOINTS["chat"], "body": body},
+                checks=checks,
+                source=f"fixtures/audio/{name}",
+            )
+        )
+    return tuple(cases)
+
+
 def all_cases(profile: Profile) -> list[Case]:
-    return list(static_cases()) + list(structured_cases()) + unsupported_cases(profile) + image_limit_cases(profile)
+    return (
+        list(static_cases())
+        + list(structured_cases())
+        + list(audio_cases())
+        + unsupported_cases(profile)
+        + image_limit_cases(profile)
+    )

@@ -115,7 +115,7 @@ def short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_MODULES = ("http", "errors", "models", "chat", "stream", "structured", "tools", "vision")
+_MODULES = ("http", "errors", "models", "chat", "stream", "structured", "tools", "vision", "audio")
 
 
 def load_all() -> dict[str, CheckSpec]:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from . import catalog, model, structured, tools
 from .errors import invalid_value, model_not_supported
-from .messages import Message, last_user_text, load_images, parse_messages, required_capabilities
+from .messages import Message, last_user_text, load_audio, load_images, parse_messages, required_capabilities
 from .sse import event_stream
 from .validation import (
     INT64_MAX,
@@ -138,7 +138,7 @@ def check_model(request: ChatRequest) -> catalog.ModelInfo:
 def usage(request: ChatRequest, choice_tokens: int) -> dict[str, int]:
     """Usage of ``request.n`` choices of ``choice_tokens`` completion tokens each."""
     prompt = model.prompt_tokens(m.text for m in request.messages)
-    prompt += sum(part.extra_tokens for m in request.messages for part in m.parts)
+    prompt += sum(part.prompt_tokens() for m in request.messages for part in m.parts)
     completion_tokens = choice_tokens * request.n
     return {
         "prompt_tokens": prompt,
@@ -286,6 +286,7 @@ async def create_chat_completion(http_request: Request) -> Response:
     request = parse_chat_request(body)
     info = check_model(request)
     await load_images(request.messages)  # fetch and decode off the event loop
+    await load_audio(request.messages)  # decode and recognise off the event loop
     prompt = last_user_text(request.messages)
     response_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import vision
-from .catalog import VISION
+from . import audio, vision
+from .catalog import AUDIO, VISION
 from .errors import invalid_type, invalid_value, missing_required
 from .model import Prompt
 from .validation import expect_array, expect_choice, expect_object, expect_string
@@ -25,6 +25,10 @@ class ContentPart:
     #: Extra prompt tokens this part costs on top of its text (images, audio).
     extra_tokens: int = 0
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def prompt_tokens(self) -> int:
+        """Prompt tokens this part costs on top of its text."""
+        return self.extra_tokens
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,30 @@ def _image_part(part: dict[str, Any], param: str) -> ContentPart:
     return ImagePart("image_url", capability=VISION, extra_tokens=vision.IMAGE_TOKENS, raw=part, image=image)
 
 
-#: Content-part parsers by ``type``. Add input_audio / refusal parts here.
-PART_PARSERS: dict[str, PartParser] = {"text": _text_part, "image_url": _image_part}
+@dataclass(frozen=True)
+class AudioPart(ContentPart):
+    """An ``input_audio`` part; its audio is decoded and recognised later, by ``load_audio``."""
+
+    clip: audio.AudioInput | None = field(default=None, compare=False)
+
+    def prompt_tokens(self) -> int:
+        """One token per 80 ms of the clip (known once it is decoded; decoded here if needed)."""
+        return self.extra_tokens + (self.clip.tokens if self.clip else 0)
+
+
+def _audio_part(part: dict[str, Any], param: str) -> ContentPart:
+    clip = audio.parse_input_audio(part, param)
+    return AudioPart("input_audio", capability=AUDIO, raw=part, clip=clip)
+
+
+#: Content-part parsers by ``type``. Add refusal parts here.
+PART_PARSERS: dict[str, PartParser] = {"text": _text_part, "image_url": _image_part, "input_audio": _audio_part}
 
 #: Part types each role may send (a subset of PART_PARSERS).
 ROLE_PARTS: dict[str, tuple[str, ...]] = {
     "system": ("text",),
     "developer": ("text",),
-    "user": ("text", "image_url"),
+    "user": ("text", "image_url", "input_audio"),
     "assistant": ("text",),
     "tool": ("text",),
 }
@@ -145,6 +165,11 @@ def images(messages: Iterable[Message]) -> list[vision.ImageInput]:
     return [part.image for m in messages for part in m.parts if isinstance(part, ImagePart) and part.image]
 
 
+def audio_clips(messages: Iterable[Message]) -> list[audio.AudioInput]:
+    """Every audio clip of the messages, in order."""
+    return [part.clip for m in messages for part in m.parts if isinstance(part, AudioPart) and part.clip]
+
+
 async def load_images(messages: Iterable[Message]) -> None:
     """Fetch, decode and check every image (in the threadpool); 400 on the first refused one.
 
@@ -153,15 +178,29 @@ async def load_images(messages: Iterable[Message]) -> None:
     await vision.load_all_async(images(messages))
 
 
+async def load_audio(messages: Iterable[Message]) -> None:
+    """Decode, check and recognise every audio clip (in the threadpool); 400 on the first refused one.
+
+    Call it after the model's capabilities are checked: a model without audio never decodes audio.
+    """
+    await audio.load_all_async(audio_clips(messages))
+
+
 def last_user_text(messages: Sequence[Message]) -> str:
     """The model's input: the text of the last user message ("" when there is none), as a
-    ``Prompt`` carrying the colour names of that message's images, in order.
+    ``Prompt`` carrying the colour names of that message's images and the transcripts of its audio
+    clips, in order.
 
-    Images not loaded yet (``load_images`` not awaited) are loaded here, blocking: every image of
-    the request, so a refused one is a 400 whichever message holds it.
+    Images and clips not loaded yet (``load_images`` / ``load_audio`` not awaited) are loaded here,
+    blocking: every one of the request, so a refused one is a 400 whichever message holds it.
     """
     vision.load_all(images(messages))
+    audio.load_all(audio_clips(messages))
     for message in reversed(messages):
         if message.role == "user":
-            return Prompt(message.text, images=[image.colour or "" for image in images([message])])
+            return Prompt(
+                message.text,
+                images=[image.colour or "" for image in images([message])],
+                transcripts=[clip.transcript or "" for clip in audio_clips([message])],
+            )
     return Prompt("")

@@ -20,6 +20,7 @@ COUNT_MAX_NUMBERS = 1000
 _REPLY_EXACTLY = re.compile(r"reply\s+with\s+exactly\s*:[^\S\n]*([^\n]*)", re.IGNORECASE)
 _COUNT = re.compile(r"count\s+from\s+(-?\d+)\s+to\s+(-?\d+)", re.IGNORECASE)
 _COLOUR_WORD = re.compile(r"\bcolou?r\b", re.IGNORECASE)
+_TRANSCRIBE_WORD = re.compile(r"transcri(?:be|pt)", re.IGNORECASE)
 
 #: Alternative tokens offered in ``top_logprobs`` (never the chosen token).
 _ALTERNATIVES = (
@@ -44,13 +45,16 @@ def prompt_tokens(message_texts: Iterable[str]) -> int:
 
 class Prompt(str):
     """The model's input: the text of the last user message, carrying the colour names of the
-    images sent with it, in order (a plain ``str`` prompt has none)."""
+    images and the transcripts of the audio clips sent with it, in order (a plain ``str`` prompt
+    has none)."""
 
     images: tuple[str, ...] = ()
+    transcripts: tuple[str, ...] = ()
 
-    def __new__(cls, text: str = "", images: Iterable[str] = ()) -> Prompt:
+    def __new__(cls, text: str = "", images: Iterable[str] = (), transcripts: Iterable[str] = ()) -> Prompt:
         prompt = super().__new__(cls, text)
         prompt.images = tuple(images)
+        prompt.transcripts = tuple(transcripts)
         return prompt
 
 
@@ -59,14 +63,24 @@ def colour_reply(colours: Sequence[str]) -> str:
     return ", ".join(name.capitalize() for name in colours) + "."
 
 
+def transcript_reply(transcripts: Sequence[str]) -> str:
+    """The transcripts joined by a space, first letter capitalised, then a full stop."""
+    text = " ".join(transcripts)
+    return text[:1].upper() + text[1:] + "."
+
+
 def reply(prompt: str) -> str:
     """The full reply to ``prompt`` (first matching rule, case-insensitive).
 
-    With images (a ``Prompt``), a question about their colour is answered first.
+    With images (a ``Prompt``), a question about their colour is answered first; then, with audio
+    whose speech was recognised, a request for a transcript.
     """
     images = getattr(prompt, "images", ())
     if images and _COLOUR_WORD.search(prompt):
         return colour_reply(images)
+    transcripts = [text for text in getattr(prompt, "transcripts", ()) if text]
+    if transcripts and _TRANSCRIBE_WORD.search(prompt):
+        return transcript_reply(transcripts)
     exact = _REPLY_EXACTLY.search(prompt)
     if exact:
         return exact.group(1).strip()

@@ -26,6 +26,20 @@ def _set_chunks(resp: Resp, chunks: list, sep: str = "\n\n") -> None:
     resp.set_events([c if c == "[DONE]" else json.dumps(c) for c in chunks], sep)
 
 
+def _plain_text(req: Req) -> bool:
+    """A chat request with text only: no response_format, tools, tool results, images or audio."""
+    body = req.json if isinstance(req.json, dict) else {}
+    if body.get("response_format") or body.get("tools"):
+        return False
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict) or message.get("role") == "tool":
+            return False
+        content = message.get("content")
+        if isinstance(content, list) and any(not isinstance(p, dict) or p.get("type") != "text" for p in content):
+            return False
+    return True
+
+
 def _stream(req: Req, resp: Resp) -> bool:
     return _is_chat(req) and resp.status == 200 and resp.is_stream
 
@@ -95,7 +109,7 @@ def auth_any_key(req):
 
 
 # -- errors -------------------------------------------------------------------------------------
-@fault("errors_detail_envelope", "errors.envelope", collateral={"errors.names_parameter", "unsupported.parameter_refused"})
+@fault("errors_detail_envelope", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter", "unsupported.parameter_refused"})
 def errors_detail_envelope(req, resp):
     """Errors come as FastAPI's {"detail": "..."} instead of the OpenAI envelope."""
     if resp.status >= 400:
@@ -103,7 +117,7 @@ def errors_detail_envelope(req, resp):
         resp.set_json({"detail": (body.get("error") or {}).get("message", "error")})
 
 
-@fault("errors_text_plain", "errors.envelope", collateral={"errors.names_parameter"})
+@fault("errors_text_plain", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter"})
 def errors_text_plain(req, resp):
     """Errors are served as text/plain."""
     if resp.status >= 400:
@@ -147,7 +161,7 @@ def wrong_types_accepted(req):
         req.set_json(body)
 
 
-@fault("errors_unnamed", "errors.names_parameter", collateral={"unsupported.parameter_refused"})
+@fault("errors_unnamed", "errors.names_parameter", collateral={"chat.tools.custom_refused", "unsupported.parameter_refused"})
 def errors_unnamed(req, resp):
     """Errors say only "Bad request" and never name the parameter."""
     if resp.status == 400:
@@ -211,7 +225,7 @@ def chat_usage_total_wrong(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_finish_reason_eos", {"chat.finish_reason.stop", "chat.response.schema"}, collateral={"chat.max_tokens.honoured", "chat.stop.honoured"})
+@fault("chat_finish_reason_eos", {"chat.finish_reason.stop", "chat.response.schema"}, collateral={"chat.tools.not_called", "chat.max_tokens.honoured", "chat.stop.honoured"})
 def chat_finish_reason_eos(req, resp):
     """finish_reason "eos" instead of "stop"."""
     body = _chat_json(req, resp)
@@ -296,9 +310,9 @@ def chat_logprobs_positive(req, resp):
 
 @fault("chat_message_empty", {"chat.message.role_and_content", "chat.message.follows_instruction"}, collateral={"chat.max_tokens.honoured", "chat.stop.honoured", "chat.n.choices", "chat.logprobs.shape", "chat.stream.matches_nonstream", "chat.usage.arithmetic"})
 def chat_message_empty(req, resp):
-    """The answer's content is an empty string."""
+    """The answer's content is an empty string (plain-text requests)."""
     body = _chat_json(req, resp)
-    if body:
+    if body and _plain_text(req):
         for choice in body["choices"]:
             choice["message"]["content"] = ""
         resp.set_json(body)
@@ -306,9 +320,9 @@ def chat_message_empty(req, resp):
 
 @fault("chat_ignores_prompt", "chat.message.follows_instruction", collateral={"chat.stream.matches_nonstream", "chat.stop.honoured", "chat.logprobs.shape", "chat.max_tokens.honoured"})
 def chat_ignores_prompt(req, resp):
-    """Every answer is the same canned sentence (a model that ignores the prompt)."""
+    """Every plain-text answer is the same canned sentence (a model that ignores the prompt)."""
     body = _chat_json(req, resp)
-    if body:
+    if body and _plain_text(req):
         for choice in body["choices"]:
             choice["message"]["content"] = "I am a helpful assistant."
         resp.set_json(body)
@@ -715,4 +729,34 @@ def image_url_unfetched(req):
     body = _chat_body(req)
     if body and any(str((p.get("image_url") or {}).get("url", "")).startswith("http") for p in _images(body)):
         return error(400, "Could not fetch image", param="messages[0].content[1].image_url")
+    return None
+
+
+# -- audio ---------------------------------------------------------------------------------------
+def _has_audio(body: dict) -> bool:
+    return any(
+        isinstance(p, dict) and p.get("type") == "input_audio"
+        for m in body.get("messages") or []
+        if isinstance(m, dict) and isinstance(m.get("content"), list)
+        for p in m["content"]
+    )
+
+
+@fault("audio_ignored", "chat.audio.transcribes", collateral={"errors.invalid_request_rejected", "errors.envelope"})
+def audio_ignored(req):
+    """input_audio parts are dropped: the model answers without hearing them."""
+    body = _chat_body(req)
+    if body and _has_audio(body):
+        for message in body["messages"]:
+            if isinstance(message.get("content"), list):
+                message["content"] = [p for p in message["content"] if p.get("type") != "input_audio"]
+        req.set_json(body)
+
+
+@fault("audio_parts_refused", {"http.status_success", "sdk.accepts_response", "chat.response.schema", "chat.message.role_and_content", "chat.audio.transcribes"})
+def audio_parts_refused(req):
+    """Any request with an input_audio part is refused with 400."""
+    body = _chat_body(req)
+    if body and _has_audio(body):
+        return error(400, "Audio input is not supported", param="messages")
     return None
