@@ -47,6 +47,10 @@ class Profile:
     def unsupported(self, endpoint: str) -> list[str]:
         return list(self.endpoints.get(endpoint, {}).get("unsupported_parameters", ()))
 
+    def endpoint_property(self, endpoint: str, name: str, default: Any = None) -> Any:
+        """A documented fact about an endpoint (``endpoints.X.properties.NAME``), or ``default``."""
+        return self.endpoints.get(endpoint, {}).get("properties", {}).get(name, default)
+
     def accepted_statuses(self, situation: str) -> tuple[int, ...]:
         return self.status_codes.get(situation, DEFAULT_STATUS_CODES[situation])
 

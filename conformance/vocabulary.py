@@ -35,6 +35,16 @@ FEATURES: dict[str, str] = {
     "parallel-tools": "several tool calls in one answer (parallel_tool_calls)",
     "vision": "image_url content parts: formats, URLs, limits, answers that depend on the image",
     "audio-input": "input_audio content parts (wav, mp3): answers that depend on the audio",
+    "embedding-base64": "embeddings encoding_format base64: the same vector as float (the openai client asks for it by default)",
+    "embedding-dimensions": "embeddings dimensions: shortened vectors of that length, renormalised",
+    "normalized-vectors": "embedding vectors have unit L2 norm",
+    "rerank-documents": "rerank return_documents and documents given as {text} objects",
+    "rerank-embedding-consistent": "rerank relevance scores agree with cosine similarity of the embeddings endpoint's vectors",
+    "response-formats": "transcription response_format json, text, srt, vtt, verbose_json: each format's exact syntax",
+    "file-types": "uploaded file types: supported ones accepted, unsupported ones refused",
+    "batch-list": "listing batches: after, limit, has_more, first_id, last_id",
+    "batch-cancel": "cancelling a batch: cancelling then cancelled, never back to running",
+    "batch-errors": "bad batch input (duplicate custom_id, wrong url, non-JSON line) refused or reported in the error file",
 }
 
 #: Model capabilities: what a configured model must be able to do for a case to run.

@@ -46,8 +46,9 @@ def test_api_key_never_appears_in_any_output(tmp_path):
 
 
 def test_a_failing_target_exits_1_and_keeps_the_key_out_of_failures(tmp_path):
-    from tests.faulty import FAULTS, FaultyApp
-    from tests.faulty import faults as _  # noqa: F401
+    from tests.faulty import FAULTS, FaultyApp, load_faults
+
+    load_faults()
 
     with ServerThread(FaultyApp(FAULTS["errors_detail_envelope"], api_keys=[KEY])) as server:
         run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", env={"OPENAI_API_KEY": KEY})

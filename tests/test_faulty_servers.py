@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conformance.server import ServerThread
-from tests.faulty import API_KEY, FAULTS, FaultyApp
-from tests.faulty import faults as _faults  # noqa: F401 - registers the faults
+from tests.faulty import API_KEY, FAULTS, FaultyApp, load_faults
+
+load_faults()
 
 from .conftest import run_conformance
 

@@ -19,12 +19,20 @@ from ..transport import ApiRequest
 from ..vocabulary import ENDPOINTS, TRANSPORTS
 
 CASES_DIR = Path(__file__).resolve().parent
-CASE_FILES = ("models.yaml", "chat.yaml", "stream.yaml", "errors.yaml", "structured.yaml", "tools.yaml", "vision.yaml", "audio.yaml")
+#: Every *.yaml here except the generator tables is a case file (sorted, so the order is stable).
+GENERATOR_TABLES = frozenset({"unsupported_values.yaml"})
+CASE_FILES = tuple(sorted(p.name for p in CASES_DIR.glob("*.yaml") if p.name not in GENERATOR_TABLES))
 #: In a request string, fixtures/images/NAME as a data: URI, or as a URL the target fetches.
 IMAGE_DATA, IMAGE_URL = "$image:", "$image_url:"
 #: fixtures/audio/NAME as bare base64 (what input_audio.data carries).
 AUDIO_DATA = "$audio:"
-_MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif", ".svg": "image/svg+xml", ".pdf": "application/pdf"}
+#: In a multipart ``files`` entry: fixtures/REL as (filename, bytes, content type).
+FILE = "$file:"
+_MEDIA_TYPES = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp", ".gif": "image/gif",
+    ".svg": "image/svg+xml", ".pdf": "application/pdf", ".wav": "audio/wav", ".mp3": "audio/mpeg",
+    ".flac": "audio/flac", ".ogg": "audio/ogg", ".txt": "text/plain", ".jsonl": "application/jsonl",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,29 @@ class Case:
             raw_body=raw.encode() if isinstance(raw, str) else None,
             auth=spec.get("auth", "valid"),
             params=spec.get("params"),
+            form=_form(spec["form"]) if "form" in spec else None,
+            files={name: fixture_file(ref) for name, ref in spec["files"].items()} if "files" in spec else None,
         )
+
+
+def _form(fields: dict[str, Any]) -> dict[str, Any]:
+    """Multipart fields as strings (lists stay lists: repeated fields)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if isinstance(value, list):
+            out[key] = [str(v) for v in value]
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = str(value)
+    return out
+
+
+def fixture_file(ref: str) -> tuple[str, bytes, str]:
+    """``$file:REL`` -> (file name, bytes of fixtures/REL, media type by suffix)."""
+    rel = ref[len(FILE) :] if ref.startswith(FILE) else ref
+    path = fixtures_dir() / rel
+    return path.name, path.read_bytes(), _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
 def substitute_model(value: Any, model: str, media_url: str | None = None) -> Any:
@@ -286,6 +316,18 @@ def audio_cases() -> tuple[Case, ...]:
     return tuple(cases)
 
 
+def generated_cases(profile: Profile) -> list[Case]:
+    """Cases from the ``gen_*.py`` modules beside this one: each has ``cases(profile) -> list[Case]``."""
+    import importlib
+    import pkgutil
+
+    out: list[Case] = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("gen_"):
+            out.extend(importlib.import_module(f"{__name__}.{info.name}").cases(profile))
+    return out
+
+
 def all_cases(profile: Profile) -> list[Case]:
     return (
         list(static_cases())
@@ -293,4 +335,5 @@ def all_cases(profile: Profile) -> list[Case]:
         + list(audio_cases())
         + unsupported_cases(profile)
         + image_limit_cases(profile)
+        + generated_cases(profile)
     )

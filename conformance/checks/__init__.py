@@ -115,11 +115,15 @@ def short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_MODULES = ("http", "errors", "models", "chat", "stream", "structured", "tools", "vision", "audio")
+def _modules() -> list[str]:
+    """Every check module in this package (one module per family)."""
+    import pkgutil
+
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
 
 
 def load_all() -> dict[str, CheckSpec]:
     """Import every check module so the registry is complete."""
-    for name in _MODULES:
+    for name in _modules():
         importlib.import_module(f"{__name__}.{name}")
     return CHECKS

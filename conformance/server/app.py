@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import chat, models_api
+from . import batches, chat, embeddings, models_api, rerank, responses, transcriptions
 from .auth import AuthMiddleware
 from .errors import APIError, internal_error, method_not_allowed, unknown_route
 
@@ -24,6 +24,14 @@ ROUTES = [
     Route("/models", models_api.list_models, methods=["GET"]),
     Route("/models/{model:path}", models_api.retrieve_model, methods=["GET"]),
     Route("/chat/completions", chat.create_chat_completion, methods=["POST"]),
+    Route("/responses", responses.create_response, methods=["POST"]),
+    Route("/embeddings", embeddings.create_embeddings, methods=["POST"]),
+    Route("/rerank", rerank.create_rerank, methods=["POST"]),
+    Route("/audio/transcriptions", transcriptions.create_transcription, methods=["POST"]),
+    Route("/batches", batches.create_batch, methods=["POST"]),
+    Route("/batches", batches.list_batches, methods=["GET"]),
+    Route("/batches/{batch_id}", batches.retrieve_batch, methods=["GET"]),
+    Route("/batches/{batch_id}/cancel", batches.cancel_batch, methods=["POST"]),
 ]
 
 

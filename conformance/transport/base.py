@@ -29,6 +29,14 @@ class ApiRequest:
     raw_body: bytes | None = None
     auth: str = "valid"
     params: dict[str, Any] | None = None
+    #: multipart/form-data fields: name -> str, or a list of str sent as repeated fields.
+    form: dict[str, Any] | None = None
+    #: multipart/form-data files: field name -> (filename, bytes, content type).
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+    @property
+    def multipart(self) -> bool:
+        return self.files is not None or self.form is not None
 
     @property
     def stream(self) -> bool:

@@ -23,7 +23,7 @@ class HttpTransport:
             headers["Authorization"] = f"Bearer {self.api_key}"
         elif request.auth == "wrong":
             headers["Authorization"] = f"Bearer {WRONG_KEY}"
-        if request.raw_body is not None or request.body is not None:
+        if not request.multipart and (request.raw_body is not None or request.body is not None):
             headers["Content-Type"] = "application/json"
         return headers
 
@@ -32,10 +32,15 @@ class HttpTransport:
         content = request.raw_body
         if content is None and request.body is not None:
             content = json.dumps(request.body).encode()
+        extra: dict = {}
+        if request.multipart:
+            # httpx builds the multipart body (and its boundary) from data + files.
+            extra = {"data": dict(request.form or {}), "files": {k: v for k, v in (request.files or {}).items()}}
+            content = None
         watch = Stopwatch()
         try:
             response = self.client.request(
-                request.method, url, content=content, headers=self._headers(request), params=request.params
+                request.method, url, content=content, headers=self._headers(request), params=request.params, **extra
             )
         except httpx.TimeoutException as exc:
             raise Unjudgeable(f"timed out: {type(exc).__name__}") from exc

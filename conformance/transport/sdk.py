@@ -13,7 +13,13 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.resources.audio.transcriptions import Transcriptions
+from openai.resources.batches import Batches
+from openai.resources.chat.completions import Completions
+from openai.resources.embeddings import Embeddings
+from openai.resources.responses import Responses
 from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.lib.streaming.responses import ResponseStreamState
 
 from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decode_json, decode_stream
 
@@ -61,13 +67,25 @@ def _dump(value: Any) -> Any:
     return value
 
 
-_CHAT_PARAMS = frozenset(inspect.signature(openai.resources.chat.completions.Completions.create).parameters) - {
-    "self",
-    "extra_headers",
-    "extra_query",
-    "extra_body",
-    "timeout",
-}
+_NOT_PARAMS = {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+
+def _params(method: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(method).parameters) - _NOT_PARAMS
+
+
+_CHAT_PARAMS = _params(Completions.create)
+_RESPONSES_PARAMS = _params(Responses.create)
+_EMBEDDINGS_PARAMS = _params(Embeddings.create)
+_TRANSCRIPTION_PARAMS = _params(Transcriptions.create)
+_BATCH_PARAMS = _params(Batches.create)
+#: Terminal events of a Responses stream.
+RESPONSE_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def _split(body: dict[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body as SDK keyword arguments and the rest (sent through ``extra_body``)."""
+    return {k: v for k, v in body.items() if k in known}, {k: v for k, v in body.items() if k not in known}
 
 
 def _chat_accumulator(request: ApiRequest) -> ChatCompletionStreamState | None:
@@ -77,6 +95,52 @@ def _chat_accumulator(request: ApiRequest) -> ChatCompletionStreamState | None:
         return None
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
     return ChatCompletionStreamState(input_tools=tools or openai.omit)
+
+
+class _ResponsesAccumulator:
+    """The SDK's own Responses stream state (what ``client.responses.stream`` uses)."""
+
+    def __init__(self, request: ApiRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+        self.state = ResponseStreamState(input_tools=tools or openai.omit, text_format=openai.omit)
+        self.last_type: str | None = None
+
+    def handle_chunk(self, event: Any) -> None:
+        self.last_type = getattr(event, "type", None)
+        self.state.handle_event(event)
+
+    def get_final_completion(self) -> None:
+        if self.last_type not in RESPONSE_TERMINAL_EVENTS:
+            raise RuntimeError(f"the stream ended after {self.last_type!r}, not a terminal response event")
+
+
+def _accumulator(request: ApiRequest) -> Any:
+    if request.raw_body is not None:
+        return None
+    if request.path == "/chat/completions":
+        return _chat_accumulator(request)
+    if request.path == "/responses":
+        return _ResponsesAccumulator(request)
+    return None
+
+
+def _form_kwargs(request: ApiRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A multipart request's fields as SDK keyword arguments (``name[]`` -> ``name``) and extras."""
+    fields: dict[str, Any] = {}
+    for key, value in (request.form or {}).items():
+        name = key[:-2] if key.endswith("[]") else key
+        fields[name] = value
+    for key, value in (request.files or {}).items():
+        fields[key] = value
+    known, extra = _split(fields, _TRANSCRIPTION_PARAMS)
+    for name in ("temperature",):
+        if isinstance(known.get(name), str):
+            try:
+                known[name] = float(known[name])
+            except ValueError:
+                pass
+    return known, extra
 
 
 class SdkTransport:
@@ -108,13 +172,37 @@ class SdkTransport:
             return client.models.list(extra_headers=headers or None)
         if method == "GET" and path.startswith("/models/") and len(path) > len("/models/"):
             return client.models.retrieve(path[len("/models/") :], extra_headers=headers or None)
-        if method == "POST" and path == "/chat/completions" and isinstance(body, dict):
-            known = {k: v for k, v in body.items() if k in _CHAT_PARAMS}
-            extra = {k: v for k, v in body.items() if k not in _CHAT_PARAMS}
+        sdk_method = None
+        if method == "POST" and isinstance(body, dict):
+            sdk_method = {
+                "/chat/completions": (client.chat.completions.create, _CHAT_PARAMS),
+                "/responses": (client.responses.create, _RESPONSES_PARAMS),
+                "/embeddings": (client.embeddings.create, _EMBEDDINGS_PARAMS),
+                "/batches": (client.batches.create, _BATCH_PARAMS),
+            }.get(path)
+        if sdk_method is not None:
+            create, params = sdk_method
+            known, extra = _split(body, params)
             try:
-                return client.chat.completions.create(**known, extra_body=extra or None, extra_headers=headers or None)
+                return create(**known, extra_body=extra or None, extra_headers=headers or None)
             except TypeError:
                 pass  # a required argument is missing on purpose: send it as it is
+        if method == "POST" and path == "/audio/transcriptions" and request.multipart:
+            known, extra = _form_kwargs(request)
+            try:
+                return client.audio.transcriptions.create(**known, extra_body=extra or None, extra_headers=headers or None)
+            except TypeError:
+                # a required field is missing on purpose: post the form as it is
+                return client.post(path, body=request.form, files=list((request.files or {}).items()), cast_to=object, options={**options, "headers": {**headers, "Content-Type": "multipart/form-data"}})
+        batch = path.split("/")
+        if path.startswith("/batches/") and len(batch) == 3 and batch[2] and method == "GET":
+            return client.batches.retrieve(batch[2], extra_headers=headers or None)
+        if path.startswith("/batches/") and len(batch) == 4 and batch[3] == "cancel" and method == "POST":
+            return client.batches.cancel(batch[2], extra_headers=headers or None)
+        if path == "/batches" and method == "GET":
+            query = dict(request.params or {})
+            page_args = {k: query.pop(k) for k in ("after", "limit") if k in query}
+            return client.batches.list(**page_args, extra_query=query or None, extra_headers=headers or None)
         if method == "GET":
             return client.get(path, cast_to=object, options=options)
         if method == "DELETE":
@@ -143,7 +231,7 @@ class SdkTransport:
             result = self._call(client, request)
             if isinstance(result, openai.Stream):
                 chunks = []
-                accumulator = _chat_accumulator(request)
+                accumulator = _accumulator(request)
                 try:
                     for chunk in result:
                         chunks.append(_dump(chunk))

@@ -173,6 +173,17 @@ class FaultyApp:
         return Resp(out["status"], out["headers"], bytes(out["body"]))
 
 
+def load_faults() -> dict[str, Fault]:
+    """Import every ``faults*.py`` module of this package (one per endpoint family); return the registry."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("faults"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return FAULTS
+
+
 def error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> Resp:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
     return Resp(status, {"content-type": "application/json"}, json.dumps(body).encode())
