@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from . import __version__
+from .settings import DEFAULT_BATCH_MAX_WAIT
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: Requests in flight against a remote target: latency-bound, far below providers' concurrency caps.
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)")
     run.add_argument("--fixtures-url", metavar="URL", help="where a remote target can fetch fixtures/ over https (image URLs); local targets are served them automatically")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response (default: 60)")
+    run.add_argument("--s3-bucket", metavar="NAME", help="bucket for batch files (default: $CONFORMANCE_S3_BUCKET; endpoint and credentials from the AWS_* variables; the embedded run starts its own)")
+    run.add_argument("--batch-max-wait", type=float, default=DEFAULT_BATCH_MAX_WAIT, metavar="SECONDS", help=f"longest wait for a batch to finish; beyond it its checks are 'error' (default: {DEFAULT_BATCH_MAX_WAIT:g})")
+    run.add_argument("--endpoint", action="append", default=[], metavar="NAME", help="run only this endpoint's cases (models, chat, responses, embeddings, rerank, transcriptions, batches); repeatable or comma-separated")
     run.add_argument("--workers", default=None, help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: 4 for a remote target, none for the embedded server)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
 
@@ -70,6 +74,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 embedded_url=embedded_url,
                 fixtures_url=args.fixtures_url,
+                s3_bucket=None if embedded_url else args.s3_bucket,
+                batch_max_wait=args.batch_max_wait,
+                endpoints=args.endpoint,
             )
             preflight(settings)
         except UsageError as exc:
@@ -91,12 +98,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--conformance-profile={args.profile}",
             f"--conformance-report-dir={report_dir}",
             f"--conformance-timeout={args.timeout}",
+            f"--conformance-batch-max-wait={args.batch_max_wait}",
             "--conformance-no-preflight",
             f"--junitxml={report_dir / 'junit.xml'}",
             "-o",
             "junit_family=legacy",
         ]
         pytest_args += [f"--conformance-model={m}" for m in args.model]
+        pytest_args += [f"--conformance-endpoint={e}" for e in args.endpoint]
         if embedded_url:
             pytest_args.append(f"--conformance-embedded-url={embedded_url}")
         else:
@@ -105,6 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             pytest_args.append(f"--conformance-fixtures-url={args.fixtures_url}")
         if args.api_key_env:
             pytest_args.append(f"--conformance-api-key-env={args.api_key_env}")
+        if args.s3_bucket and not embedded_url:
+            pytest_args.append(f"--conformance-s3-bucket={args.s3_bucket}")
         workers = args.workers if args.workers is not None else ("0" if embedded_url else str(DEFAULT_REMOTE_WORKERS))
         if workers not in ("0", "none"):
             pytest_args += ["-n", workers]

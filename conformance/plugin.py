@@ -28,8 +28,11 @@ REPORT_DIR = "--conformance-report-dir"
 API_KEY_ENV = "--conformance-api-key-env"
 TIMEOUT = "--conformance-timeout"
 FIXTURES_URL = "--conformance-fixtures-url"
+S3_BUCKET = "--conformance-s3-bucket"
+BATCH_MAX_WAIT = "--conformance-batch-max-wait"
 EMBEDDED_URL = "--conformance-embedded-url"
 NO_PREFLIGHT = "--conformance-no-preflight"
+ENDPOINT = "--conformance-endpoint"
 
 _SETTINGS = pytest.StashKey[Any]()
 _STATE = pytest.StashKey[dict]()
@@ -45,7 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(API_KEY_ENV, dest="conformance_api_key_env", default=None, metavar="NAME", help="Read the API key from this environment variable (default: OPENAI_API_KEY, then SCW_SECRET_KEY).")
     group.addoption(TIMEOUT, dest="conformance_timeout", type=float, default=60.0, help="Seconds to wait for one response (default: 60).")
     group.addoption(FIXTURES_URL, dest="conformance_fixtures_url", default=None, metavar="URL", help="Where a remote target can fetch fixtures/ over https (image URLs); a local target is served them automatically.")
+    group.addoption(S3_BUCKET, dest="conformance_s3_bucket", default=None, metavar="NAME", help="Bucket for batch input/output files (default: $CONFORMANCE_S3_BUCKET); endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION.")
+    group.addoption(BATCH_MAX_WAIT, dest="conformance_batch_max_wait", type=float, default=None, metavar="SECONDS", help="Longest wait for a batch to finish; beyond it its checks are 'error' (default: 900).")
     group.addoption(EMBEDDED_URL, dest="conformance_embedded_url", default=None, help="(internal) URL of an embedded server started by `conformance run`.")
+    group.addoption(ENDPOINT, dest="conformance_endpoints", action="append", default=[], metavar="NAME", help="Run only this endpoint's cases (models, chat, responses, embeddings, rerank, transcriptions, batches); repeatable or comma-separated.")
     group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
 
 
@@ -100,6 +106,9 @@ def pytest_configure(config: pytest.Config) -> None:
             timeout=opt.conformance_timeout,
             embedded_url=embedded_url,
             fixtures_url=opt.conformance_fixtures_url,
+            s3_bucket=None if embedded_url else opt.conformance_s3_bucket,
+            batch_max_wait=opt.conformance_batch_max_wait,
+            endpoints=opt.conformance_endpoints,
         )
         if settings.fixtures_url is None and is_loopback(settings.base_url):
             from .fixtures_server import serve_fixtures
@@ -139,7 +148,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if settings is not None:
         from .cases import all_cases
 
-        for case in all_cases(settings.profile):
+        for case in (c for c in all_cases(settings.profile) if settings.selects(c.endpoint)):
             for transport in case.transports:
                 params.append(pytest.param((case, transport), id=f"{case.id}-{transport}", marks=pytest.mark.conformance))
     metafunc.parametrize("conformance_case", params)
@@ -161,7 +170,8 @@ def conformance_run(request: pytest.FixtureRequest):
         if transport_name not in transports:
             transports[transport_name] = make_transport(transport_name, settings.base_url, settings.api_key, settings.timeout)
         counter = Counter()
-        verdicts = run_case(case, settings, transports[transport_name], counter, cache=state.setdefault("cache", {}))
+        # follow-up answers are cached per transport: one transport never judges by the other's answers
+        verdicts = run_case(case, settings, transports[transport_name], counter, cache=state.setdefault("cache", {}).setdefault(transport_name, {}))
         request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
         request.node.user_properties.append(("conformance_usage", json.dumps(counter.as_dict())))
         failed = [v for v in verdicts if v.status == FAIL]
@@ -185,16 +195,28 @@ def pytest_runtest_makereport(item, call):
     report.sections = [(k, redact(v)) for k, v in report.sections]
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the verdicts from the call phase; every phase's report (JUnit writes the teardown
+    one) then carries one line per verdict instead of the JSON with its evidence."""
     state = _controller_state()
-    if state is None or report.when != "call":
+    if state is None:
         return
+    collect = report.when == "call"
+    kept = []
     for name, value in report.user_properties:
         if name == "conformance_verdicts":
-            state["verdicts"].extend(json.loads(value))
+            verdicts = json.loads(value)
+            if collect:
+                state["verdicts"].extend(verdicts)
+            kept += [("verdict", redact(f"{v['status']} {v['check']}" + (f": {v['message']}" if v["message"] else ""))) for v in verdicts]
         elif name == "conformance_usage":
-            for key, number in json.loads(value).items():
-                state["usage"][key] = state["usage"].get(key, 0) + number
+            if collect:
+                for key, number in json.loads(value).items():
+                    state["usage"][key] = state["usage"].get(key, 0) + number
+        else:
+            kept.append((name, value))
+    report.user_properties = kept
 
 
 _CONTROLLER: dict[str, Any] = {}
@@ -223,6 +245,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .report import build_report, write_report
 
     usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0, **state["usage"]}
+    if "batch_wait_s" in usage:
+        usage["batch_wait_s"] = round(usage["batch_wait_s"], 2)
     target = {
         "base_url": settings.display_url,
         "profile": settings.profile.name,
@@ -230,6 +254,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "models": settings.models,
         "embedded": settings.embedded,
         "api_key_source": settings.api_key_source,
+        **({"endpoints": list(settings.endpoints)} if settings.endpoints else {}),
     }
     report = build_report(
         target=target,

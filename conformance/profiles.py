@@ -37,12 +37,17 @@ class Profile:
     limits: dict[str, Any] = field(default_factory=dict)
     #: Non-required response fields may be null (vLLM-style bodies the provider documents).
     optional_nulls: bool = False
+    #: Model id -> features that model lacks although its endpoint claims them.
+    model_lacks: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def claims_endpoint(self, endpoint: str) -> bool:
         return endpoint in self.endpoints
 
     def claims(self, endpoint: str, feature: str) -> bool:
         return feature in self.endpoints.get(endpoint, {}).get("features", ())
+
+    def model_lacks_feature(self, model: str | None, feature: str) -> bool:
+        return model is not None and feature in self.model_lacks.get(model, frozenset())
 
     def unsupported(self, endpoint: str) -> list[str]:
         return list(self.endpoints.get(endpoint, {}).get("unsupported_parameters", ()))
@@ -84,6 +89,10 @@ def load_profile(name_or_path: str) -> Profile:
         for feature in claims.get("features", ()):
             if feature not in FEATURES:
                 raise ProfileError(f"profile {path}: endpoint {endpoint} claims unknown feature {feature!r}")
+    for model, exception in data.get("model_exceptions", {}).items():
+        for feature in exception["lacks"]:
+            if feature not in FEATURES:
+                raise ProfileError(f"profile {path}: model {model} lacks unknown feature {feature!r}")
     return Profile(
         name=data["name"],
         title=data["title"],
@@ -94,4 +103,5 @@ def load_profile(name_or_path: str) -> Profile:
         code_types=tuple(data.get("error_envelope", {}).get("code_types", ("string", "null"))),
         limits=dict(data.get("limits", {})),
         optional_nulls=bool(data.get("schema_leniency", {}).get("optional_fields_may_be_null", False)),
+        model_lacks={m: frozenset(e["lacks"]) for m, e in data.get("model_exceptions", {}).items()},
     )

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .cases import Case, substitute_model
 from .checks import CHECKS, CheckContext, Failure, Skip, load_all
-from .redact import redact, redact_headers, redact_obj
-from .settings import Settings, public_url
+from .paths import fixtures_dir
+from .redact import redact, redact_headers, redact_obj, register_secret
+from .settings import S3_MISSING, Settings, public_url
 from .transport import Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport.objects import PRESIGNED_URL, S3_URL, open_store
 from .vocabulary import ERROR, FAIL, SKIP
 
 EXCERPT = 2000
+#: In a case's request or check parameters, ``$upload:REL`` is fixtures/REL (``$model`` replaced)
+#: uploaded to the object store under a fresh key; the string becomes the object's URL.
+UPLOAD = re.compile(r"\$upload:[\w./-]+")
+#: Keys of this process's uploads start with it (one folder per run).
+RUN_PREFIX = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 #: Statuses that say nothing about the contract: rate limiting and gateway trouble.
 UNJUDGEABLE_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -87,9 +96,56 @@ def applicable(case: Case, settings: Settings) -> str | None:
         return f"profile {profile.name!r} does not claim feature {case.feature!r} on {case.endpoint}"
     if case.capability and not settings.model_for(case.capability):
         return f"no model configured for capability {case.capability!r} (use --model {case.capability}=NAME)"
+    model = settings.model_for(case.capability) if case.capability else None
+    if profile.model_lacks_feature(model, case.feature):
+        return f"profile {profile.name!r} says model {model} lacks feature {case.feature!r}"
+    if _uploads(case) and settings.s3 is None:
+        return S3_MISSING
     if case.needs_media_url and not settings.fixtures_url:
         return "the target fetches images by URL: serve fixtures/ over https and pass --fixtures-url URL"
     return None
+
+
+def _uploads(case: Case) -> list[str]:
+    """The ``$upload:`` placeholders a case uses, in its request or its checks' parameters."""
+    return sorted(set(UPLOAD.findall(json.dumps([case.request, case.checks, case.common_params]))))
+
+
+def stage_uploads(case: Case, settings: Settings, model: str | None, transport: str) -> dict[str, dict[str, Any]]:
+    """Upload each fixture the case names; return placeholder -> {url, key, lines}."""
+    if settings.s3 is None:
+        return {}
+    store = open_store(**asdict(settings.s3))
+    form = settings.profile.endpoint_property("batches", "input_file", S3_URL)
+    staged = {}
+    for placeholder in _uploads(case):
+        rel = placeholder.split(":", 1)[1]
+        text = (fixtures_dir() / rel).read_text().replace("$model", model or "")
+        key = f"{RUN_PREFIX}/{case.id}/{transport}/{rel.rsplit('/', 1)[-1]}"
+        store.put(key, text.encode())
+        url = store.url(key, form)
+        if form == PRESIGNED_URL:
+            register_secret(url)  # a presigned URL is a credential
+        staged[placeholder] = {"url": url, "key": key, "lines": [_json_or_none(line) for line in text.splitlines() if line.strip()]}
+    return staged
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _resolve(value: Any, staged: dict[str, dict[str, Any]]) -> Any:
+    """``value`` with each ``$upload:`` placeholder replaced by its object's URL."""
+    if isinstance(value, str):
+        return staged[value]["url"] if value in staged else value
+    if isinstance(value, list):
+        return [_resolve(v, staged) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, staged) for k, v in value.items()}
+    return value
 
 
 def run_case(
@@ -124,6 +180,11 @@ def run_case(
         return verdicts(SKIP, reason, {})
     request = case.build_request(model, settings.fixtures_url)
     try:
+        staged = stage_uploads(case, settings, model, transport.name)
+    except Unjudgeable as exc:
+        return verdicts(ERROR, str(exc), {})
+    request.body = _resolve(request.body, staged)
+    try:
         ex = send_with_retry(transport, request, counter)
     except Unjudgeable as exc:
         return verdicts(ERROR, str(exc), {"request": {"method": request.method, "url": public_url(settings.base_url + request.path)}})
@@ -136,9 +197,11 @@ def run_case(
         return verdicts(FAIL, f"a valid request was refused with {ex.status}: {_error_text(ex)}", evidence)
 
     common = substitute_model(case.common_params, model or "", settings.fixtures_url)
+    # The uploaded input files by URL, for checks that read them back.
+    uploads = {"staged": {entry["url"]: entry for entry in staged.values()}} if staged else {}
     results = []
     for spec, params in specs:
-        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**common, **params}, capability=case.capability or "chat", cache=cache if cache is not None else {})
+        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**_resolve({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {})
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""

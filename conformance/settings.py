@@ -9,15 +9,50 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .profiles import Profile, ProfileError, load_profile
 from .redact import register_secret
-from .vocabulary import CAPABILITIES, CHAT_LIKE
+from .vocabulary import CAPABILITIES, CHAT_LIKE, ENDPOINTS
 
 DEFAULT_KEY_VARS = ("OPENAI_API_KEY", "SCW_SECRET_KEY")
 #: The variable through which the embedded run hands its generated key to the suite.
 EMBEDDED_KEY_VAR = "CONFORMANCE_EMBEDDED_API_KEY"
+#: The bucket batch cases upload their input files to (or the option --s3-bucket).
+S3_BUCKET_VAR = "CONFORMANCE_S3_BUCKET"
+#: Seconds a batch may take to reach a final status before the checks give up (verdict error);
+#: the plugin's --conformance-batch-max-wait help repeats it.
+DEFAULT_BATCH_MAX_WAIT = 900.0
 
 
 class UsageError(ValueError):
     """Bad input to the suite: one clear line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """S3-compatible object storage where batch input and output files live (the standard AWS variables)."""
+
+    bucket: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+#: What batch cases need; the skip reason names them when one is missing.
+S3_MISSING = (
+    "no S3 object storage configured for batch files: set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+    f"AWS_ENDPOINT_URL_S3, AWS_DEFAULT_REGION and {S3_BUCKET_VAR} (or --s3-bucket)"
+)
+
+
+def find_s3(bucket_option: str | None) -> S3Config | None:
+    """S3 settings from the environment (bucket from the option first); None when incomplete."""
+    bucket = bucket_option or os.environ.get(S3_BUCKET_VAR)
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not (bucket and key_id and secret):
+        return None
+    register_secret(secret)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    return S3Config(bucket=bucket, access_key_id=key_id, secret_access_key=secret, endpoint_url=endpoint, region=region)
 
 
 @dataclass(frozen=True)
@@ -32,6 +67,15 @@ class Settings:
     embedded: bool = False
     #: Where the target can fetch fixtures/ over http(s) (image URLs); None: cases needing it skip.
     fixtures_url: str | None = None
+    #: Object storage for batch files; None: batch cases that need it skip (reason S3_MISSING).
+    s3: S3Config | None = None
+    #: Seconds a batch may take to finish before its checks are ``error``.
+    batch_max_wait: float = DEFAULT_BATCH_MAX_WAIT
+    #: Only these endpoints' cases run (None: every endpoint).
+    endpoints: tuple[str, ...] | None = None
+
+    def selects(self, endpoint: str) -> bool:
+        return self.endpoints is None or endpoint in self.endpoints
 
     def model_for(self, capability: str) -> str | None:
         return self.models.get(capability)
@@ -63,6 +107,15 @@ def parse_model_specs(specs: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--model: unknown capability {capability!r} (one of: {', '.join(CAPABILITIES)})")
         models[capability] = name
     return models
+
+
+def parse_endpoints(specs: list[str] | None) -> tuple[str, ...] | None:
+    """``--endpoint`` values (repeatable, comma-separated) as endpoint names; None when not given."""
+    names = [n.strip() for spec in specs or () for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ENDPOINTS]
+    if unknown:
+        raise UsageError(f"--endpoint: unknown endpoint {unknown[0]!r} (one of: {', '.join(ENDPOINTS)})")
+    return tuple(dict.fromkeys(names)) or None
 
 
 def resolve_models(profile: Profile, given: dict[str, str]) -> dict[str, str]:
@@ -116,6 +169,9 @@ def resolve(
     timeout: float = 60.0,
     embedded_url: str | None = None,
     fixtures_url: str | None = None,
+    s3_bucket: str | None = None,
+    batch_max_wait: float | None = None,
+    endpoints: list[str] | None = None,
 ) -> Settings:
     """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
     embedded = embedded_url is not None
@@ -131,6 +187,9 @@ def resolve(
     register_secret(key)
     if timeout <= 0:
         raise UsageError(f"--timeout must be positive, got {timeout}")
+    batch_max_wait = DEFAULT_BATCH_MAX_WAIT if batch_max_wait is None else batch_max_wait
+    if batch_max_wait <= 0:
+        raise UsageError(f"--batch-max-wait must be positive, got {batch_max_wait}")
     return Settings(
         base_url=url,
         api_key=key,
@@ -141,4 +200,7 @@ def resolve(
         timeout=timeout,
         embedded=embedded,
         fixtures_url=check_base_url(fixtures_url, "--fixtures-url") if fixtures_url else None,
+        s3=find_s3(s3_bucket),
+        batch_max_wait=batch_max_wait,
+        endpoints=parse_endpoints(endpoints),
     )

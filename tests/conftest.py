@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-#: Variables that could point our own tests at a real provider or leak a real key into output.
-_REAL_TARGET_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SCW_SECRET_KEY", "CONFORMANCE_EMBEDDED_API_KEY")
+#: Variables that could point our own tests at a real provider or real object storage, or leak a real key into output.
+_REAL_TARGET_VARS = (
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "SCW_SECRET_KEY", "CONFORMANCE_EMBEDDED_API_KEY",
+    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "CONFORMANCE_S3_BUCKET",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +44,7 @@ class Run:
 def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> Run:
     """Run the `conformance` command in a subprocess; return its exit code, output and report."""
     report_dir = tmp_path / "reports"
-    full_env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "SCW_SECRET_KEY", "OPENAI_BASE_URL", "CONFORMANCE_EMBEDDED_API_KEY")}
+    full_env = {k: v for k, v in os.environ.items() if k not in _REAL_TARGET_VARS}
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "conformance", "run", "--report-dir", str(report_dir), *args],
@@ -61,3 +65,20 @@ def conformance_cli(tmp_path):
         return run_conformance(tmp_path, *args, env=env)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def s3_variables():
+    """A local S3 store (moto's server mode on 127.0.0.1) for this test process, as the AWS variables naming it."""
+    from conformance.s3 import local_s3
+
+    with local_s3() as env:
+        yield env
+
+
+@pytest.fixture
+def local_s3_env(s3_variables, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The local S3 store's variables, set in this process (an in-process server reads them) for one test."""
+    for name, value in s3_variables.items():
+        monkeypatch.setenv(name, value)
+    return s3_variables

@@ -92,6 +92,7 @@ def test_refused_credentials_exit_2(tmp_path):
         (["--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "NOPE_NOT_SET"], {}, "NOPE_NOT_SET"),
         (["--model", "chat"], {}, "CAPABILITY=NAME"),
         (["--model", "painting=x"], {}, "unknown capability 'painting'"),
+        (["--endpoint", "completions"], {}, "unknown endpoint 'completions'"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, env, needle):
@@ -115,6 +116,13 @@ def test_pytest_args_after_double_dash_select_cases(tmp_path):
     assert cases and all(c.startswith("chat.stream") for c in cases)
 
 
+def test_endpoint_option_runs_only_those_endpoints_and_says_so(tmp_path):
+    run = run_conformance(tmp_path, "--workers", "0", "--endpoint", "models,rerank")
+    assert run.code == 0, run.stdout[-2000:]
+    assert {r["endpoint"] for r in run.report["results"]} == {"models", "rerank"}
+    assert run.report["target"]["endpoints"] == ["models", "rerank"]
+
+
 def test_model_without_capability_is_skipped_with_the_reason(tmp_path, monkeypatch):
     profile = tmp_path / "bare.yaml"
     profile.write_text(
@@ -126,3 +134,66 @@ def test_model_without_capability_is_skipped_with_the_reason(tmp_path, monkeypat
     assert skipped
     assert any("no model configured for capability 'chat'" in r["message"] for r in skipped)
     assert any("does not claim feature 'streaming'" in r["message"] for r in skipped)
+
+
+def test_batch_cases_skip_without_object_storage(tmp_path):
+    with ServerThread(create_app([KEY])) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", "--", "-k", "batches", env={"OPENAI_API_KEY": KEY})
+    assert run.code == 0, run.stdout[-2000:] + run.stderr
+    chat = {r["status"] for r in run.report["results"] if r["case"] == "batches.chat"}
+    assert chat == {"skip"}
+    assert all("AWS_ENDPOINT_URL_S3" in r["message"] and "--s3-bucket" in r["message"] for r in run.report["results"] if r["case"] == "batches.chat")
+    assert {r["status"] for r in run.report["results"] if r["case"] == "batches.errors.unknown_id"} == {"pass"}
+
+
+def test_batches_use_the_configured_bucket_and_never_print_its_secret(tmp_path, local_s3_env):
+    env = {k: v for k, v in local_s3_env.items() if k != "CONFORMANCE_S3_BUCKET"}
+    with ServerThread(create_app([KEY])) as server:
+        run = run_conformance(
+            tmp_path, "--base-url", server.base_url, "--workers", "0", "--s3-bucket", local_s3_env["CONFORMANCE_S3_BUCKET"],
+            "--", "-k", "batches", env={"OPENAI_API_KEY": KEY, **env},
+        )
+    assert run.code == 0, run.stdout[-2000:] + run.stderr
+    assert {r["status"] for r in run.report["results"]} <= {"pass", "unsupported-ok"}
+    assert run.report["usage"]["batch_polls"] > 0 and run.report["usage"]["batch_wait_s"] > 0
+    for text in [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]:
+        assert local_s3_env["AWS_SECRET_ACCESS_KEY"] not in text
+
+
+def test_a_batch_outlasting_the_wait_is_an_error_not_a_fail(tmp_path, local_s3_env):
+    from tests.faulty import Fault, FaultyApp
+
+    def forever_in_progress(req, resp):
+        body = resp.json if req.method == "GET" and req.path.startswith("/batches/") else None
+        if isinstance(body, dict) and "status" in body:
+            resp.set_json({**body, "status": "in_progress"})
+
+    stuck = Fault("stuck", "every batch stays in_progress", frozenset(), on_response=forever_in_progress)
+    with ServerThread(FaultyApp(stuck, api_keys=[KEY])) as server:
+        run = run_conformance(
+            tmp_path, "--base-url", server.base_url, "--workers", "0", "--batch-max-wait", "0.5", "--", "-k", "batches.chat",
+            env={"OPENAI_API_KEY": KEY, **local_s3_env},
+        )
+    assert run.code == 2, run.stdout[-2000:] + run.stderr
+    assert not run.failing_checks()
+    errors = [r for r in run.report["results"] if r["status"] == "error"]
+    assert errors and all("--batch-max-wait" in r["message"] for r in errors)
+
+
+def test_batch_max_wait_must_be_positive(tmp_path):
+    _one_line_exit_2(run_conformance(tmp_path, "--base-url", "http://127.0.0.1:9/v1", "--batch-max-wait", "0", env={"OPENAI_API_KEY": KEY}), "--batch-max-wait")
+
+
+def test_batches_can_name_input_files_by_presigned_url(tmp_path):
+    import yaml
+
+    from conformance.paths import profiles_dir
+
+    profile = yaml.safe_load((profiles_dir() / "scaleway.yaml").read_text())
+    profile["endpoints"]["batches"]["properties"]["input_file"] = "presigned-url"
+    path = tmp_path / "presigned.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    run = run_conformance(tmp_path, "--profile", str(path), "--workers", "0", "--", "-k", "batches.chat")
+    assert run.code == 0, run.stdout[-2000:] + run.stderr
+    sent = [run.report["evidence"][r["evidence_id"]]["request"]["body"]["input_file_id"] for r in run.report["results"] if r["check"] == "batches.create.shape"]
+    assert sent == ["[REDACTED]", "[REDACTED]"]  # a presigned URL is a credential

@@ -13,10 +13,11 @@ from .conftest import run_conformance
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
-def test_faulty_server_is_caught(name, tmp_path):
+def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
     fault = FAULTS[name]
     with ServerThread(FaultyApp(fault)) as server:
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", env={"OPENAI_API_KEY": API_KEY})
+        scope = [f"--endpoint={endpoint}" for endpoint in fault.scope or ()]
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", *scope, env={"OPENAI_API_KEY": API_KEY, **local_s3_env})
     assert run.report is not None, run.stderr + run.stdout[-3000:]
     failing = run.failing_checks()
     if fault.outcome == "error":
@@ -30,5 +31,6 @@ def test_faulty_server_is_caught(name, tmp_path):
         assert not missing, f"{name}: {sorted(missing)} did not fail through {transport}; failing: {sorted(run.failing_checks(transport))}"
     unexpected = failing - fault.breaks - fault.collateral
     assert not unexpected, f"{name}: checks outside the broken family failed too: {sorted(unexpected)}"
-    assert API_KEY not in run.stdout + run.stderr
-    assert API_KEY not in str(run.report)
+    for secret in (API_KEY, local_s3_env["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in run.stdout + run.stderr
+        assert secret not in str(run.report)

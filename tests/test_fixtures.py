@@ -29,6 +29,8 @@ PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"
 AUDIO = FIXTURES / "audio"
 AUDIO_MANIFEST = json.loads((AUDIO / "manifest.json").read_text())
 AUDIO_ENTRIES = AUDIO_MANIFEST["files"]
+#: Clips only the transcription cases upload (their own manifest, so chat audio cases do not multiply).
+TRANSCRIPTION_ENTRIES = json.loads((AUDIO / "transcriptions.json").read_text())["files"]
 #: Whether this machine can regenerate the audio (else --check only checks the clips' presence).
 CAN_GENERATE_AUDIO = shutil.which("espeak-ng") is not None and importlib.util.find_spec("lameenc") is not None
 EXTENSIONS = {
@@ -79,7 +81,7 @@ def test_generation_is_deterministic(tmp_path):
     if CAN_GENERATE_AUDIO:  # espeak-ng, resampling, noise and LAME: the same bytes twice, and as committed
         assert first == second == committed
     else:  # the clips are not written; everything else is
-        clips = {Path("audio", entry["file"]) for entry in AUDIO_ENTRIES}
+        clips = {Path("audio", entry["file"]) for entry in AUDIO_ENTRIES + TRANSCRIPTION_ENTRIES}
         assert first == second == {path: data for path, data in committed.items() if path not in clips}
 
 
@@ -204,8 +206,8 @@ def test_pdf_is_a_valid_one_page_document():
 
 
 def test_audio_manifest_lists_exactly_the_files():
-    listed = [entry["file"] for entry in AUDIO_ENTRIES]
-    assert sorted(listed + ["manifest.json"]) == sorted(p.name for p in AUDIO.iterdir())
+    listed = [entry["file"] for entry in AUDIO_ENTRIES + TRANSCRIPTION_ENTRIES]
+    assert sorted(listed + ["manifest.json", "transcriptions.json"]) == sorted(p.name for p in AUDIO.iterdir())
     assert sorted(entry["format"] for entry in AUDIO_ENTRIES) == ["mp3", "wav"]
 
 

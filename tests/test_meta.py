@@ -165,7 +165,7 @@ def test_scaleway_unsupported_parameter_has_a_sample_value(endpoint, parameter):
 def test_unsupported_values_sections_are_endpoints():
     assert set(UNSUPPORTED_VALUES) <= set(ENDPOINTS)
     for section in UNSUPPORTED_VALUES.values():
-        assert set(section) <= {"base", "values", "companions"}
+        assert set(section) <= {"base", "values", "companions", "capability"}
         assert set(section.get("companions", {})) <= set(section["values"])
 
 
@@ -236,3 +236,9 @@ def test_package_of():
 def test_reference_server_imports_no_other_conformance_module(path):
     outside = _outside_server(_imported_modules(path.read_text(), _package_of(path)))
     assert not outside, f"{_rel(path)} imports {outside}"
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_fault_scope_names_endpoints(name):
+    scope = FAULTS[name].scope
+    assert scope is None or (scope and set(scope) <= set(ENDPOINTS)), scope

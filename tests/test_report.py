@@ -175,6 +175,29 @@ def test_registered_secret_is_absent_from_both_files(tmp_path):
         assert "[REDACTED]" in text
 
 
+def test_evidence_is_stored_once_and_every_result_points_at_it(tmp_path):
+    shared = {"request": {"method": "POST", "url": "http://x/v1/chat/completions"}, "response": {"status": 200, "body": "{}"}}
+    results = [
+        verdict(check="http.status_success", evidence=shared),
+        verdict(check="chat.response.schema", evidence=dict(shared)),
+        verdict(check="chat.tools.result_accepted", evidence={**shared, "followups": [shared]}),
+        verdict(check="http.json_body", case="chat.skipped", status="skip", evidence={}),
+    ]
+    report = report_of(results)
+    by_check = {r["check"]: r for r in report["results"]}
+    assert by_check["http.status_success"]["evidence_id"] == by_check["chat.response.schema"]["evidence_id"]
+    assert by_check["chat.tools.result_accepted"]["evidence_id"] != by_check["http.status_success"]["evidence_id"]
+    assert "evidence_id" not in by_check["http.json_body"]
+    assert len(report["evidence"]) == 2
+    assert all(r["evidence_id"] in report["evidence"] for r in report["results"] if "evidence_id" in r)
+    _, html_path = write_report(report, tmp_path)
+    page = html_path.read_text()
+    for evidence_id in report["evidence"]:
+        assert page.count(f'id="{evidence_id}"') == 1
+        assert f'href="#{evidence_id}"' in page
+    assert "(+1 follow-up)" in page
+
+
 def test_validate_report_rejects_an_unknown_status(tmp_path):
     report = report_of([verdict(status="maybe")])
     with pytest.raises(jsonschema.ValidationError):
@@ -191,10 +214,10 @@ def test_validate_report_rejects_an_unknown_status(tmp_path):
         lambda r: r.update(outcome="maybe"),
         lambda r: r["results"][0].update(transport="grpc"),
         lambda r: r["results"][0].update(endpoint="telepathy"),
-        lambda r: r["results"][0].pop("evidence"),
+        lambda r: r.pop("evidence"),
         lambda r: r["target"].update(api_key="sk-leak"),
         lambda r: r["totals"].pop("skip"),
-        lambda r: r.update(report_version="2.0"),
+        lambda r: r.update(report_version="1.0"),
     ],
     ids=["outcome", "transport", "endpoint", "no-evidence", "key-in-target", "totals", "version"],
 )

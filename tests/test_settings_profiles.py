@@ -302,7 +302,12 @@ def test_scaleway_by_name():
     assert profile.path.endswith("scaleway.yaml")
     assert profile.claims_endpoint("chat")
     assert profile.claims("chat", "streaming")
-    assert not profile.claims("responses", "streaming")
+    assert profile.claims("responses", "streaming")
+    assert not profile.claims("rerank", "streaming")
+    assert profile.endpoint_property("embeddings", "normalized") is True
+    assert profile.endpoint_property("rerank", "normalized", "absent") == "absent"
+    assert profile.model_lacks_feature("llama-3.3-70b-instruct", "parallel-tools")
+    assert not profile.model_lacks_feature("mistral-small-3.2-24b-instruct-2506", "parallel-tools")
     assert not profile.claims("no-such-endpoint", "core")
     assert "metadata" in profile.unsupported("chat")
     assert profile.unsupported("models") == []
@@ -351,3 +356,25 @@ def test_scaleway_accepted_statuses():
     assert profile.accepted_statuses("model_not_found") == (404, 422)
     assert profile.accepted_statuses("missing_key") == (401,)
     assert profile.accepted_statuses("wrong_key") == (401, 403)
+
+
+# -- per-model exceptions ------------------------------------------------------------------------
+def test_a_model_the_profile_says_lacks_a_feature_skips_those_cases(tmp_path, with_key):
+    from conformance.cases import all_cases
+    from conformance.runner import applicable
+
+    settings = run(tmp_path, models=["tools=llama-3.3-70b-instruct"])
+    cases = {case.id: case for case in all_cases(settings.profile)}
+    parallel = [case for case in cases.values() if case.feature == "parallel-tools"]
+    assert parallel, "the scaleway profile claims parallel-tools on chat: some case must exercise it"
+    for case in parallel:
+        assert applicable(case, settings) == "profile 'scaleway' says model llama-3.3-70b-instruct lacks feature 'parallel-tools'"
+    assert applicable(cases["chat.tools.auto"], settings) is None
+    default = run(tmp_path)
+    assert all(applicable(case, default) is None for case in parallel)
+
+
+def test_model_exceptions_must_name_known_features(tmp_path, with_key):
+    path = write_profile(tmp_path, MINIMAL.rstrip(" ") + "    model_exceptions:\n      profile-chat: {lacks: [telepathy]}\n")
+    with pytest.raises(UsageError, match="lacks unknown feature 'telepathy'"):
+        run(tmp_path, profile=str(path))

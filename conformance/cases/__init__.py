@@ -208,6 +208,7 @@ def unsupported_cases(profile: Profile) -> list[Case]:
                     feature="unsupported-params",
                     description=f"{parameter!r} is documented as unsupported: it must be refused with a 4xx naming it.",
                     request={"method": "POST", "path": path, "body": body},
+                    capability=spec.get("capability", "chat"),
                     checks=(("unsupported.parameter_refused", {}), ("errors.envelope", {})),
                     expect="refusal",
                     source="unsupported_values.yaml",

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..vocabulary import PASS, UNSUPPORTED_OK
+from ..vocabulary import PASS
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -90,6 +90,12 @@ class CheckContext:
         from ..openapi import schema_errors
 
         return schema_errors(component, instance, optional_nulls=self.profile.optional_nulls)
+
+    def require_schema(self, component: str, instance: Any, what: str = "body") -> None:
+        """Raise :class:`Failure` unless ``instance`` is valid against the OpenAPI ``component``."""
+        errors = self.schema_errors(component, instance)
+        if errors:
+            raise Failure(f"{what} does not match {component}: " + "; ".join(errors[:3]))
 
     def send(self, request: ApiRequest, *, cache_key: str | None = None) -> Exchange:
         """Send a follow-up request through the same transport (counted, retried, cached)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from ..paths import fixtures_dir
 from ..transport import ApiRequest, Unjudgeable
 from ..vocabulary import UNSUPPORTED_OK
 from . import Failure, check, require, short
@@ -109,13 +112,29 @@ def error_names_parameter(ctx, ex):
     require(names_parameter(ex, parameter), f"the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
 
 
+def _control(control: dict) -> tuple[ApiRequest, str]:
+    """The control request and its cache key (the same control is sent once).
+
+    A JSON control has a ``body``; a multipart one ``form`` fields and ``files`` given as
+    ``{field: [file name, "$file:REL", media type]}`` (fixtures/REL, read here).
+    """
+    if "body" in control:
+        return ApiRequest(**control), f"control:{control['path']}:{sorted(control['body'])}"
+    files = {
+        field: (name, (fixtures_dir() / ref.removeprefix("$file:")).read_bytes(), media_type)
+        for field, (name, ref, media_type) in (control.get("files") or {}).items()
+    }
+    return ApiRequest(**{**control, "files": files}), f"control:{json.dumps(control, sort_keys=True)}"
+
+
 @check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK)
 def unsupported_parameter(ctx, ex):
     """A documented-unsupported parameter, sent alone, is refused with a 4xx naming it; silently accepting it fails."""
     parameter = ctx.params["parameter"]
     control = ctx.params.get("control")
     if control is not None:
-        base = ctx.send(ApiRequest(**control), cache_key=f"control:{control['path']}:{sorted(control['body'])}")
+        request, key = _control(control)
+        base = ctx.send(request, cache_key=key)
         if not base.ok:
             raise Unjudgeable(f"the same request without {parameter!r} was refused too ({base.status}); cannot judge")
     if ex.ok:

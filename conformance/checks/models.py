@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from . import Failure, check, require, short
+from ..transport import ApiRequest
+from . import check, require, short
 
-
-def _schema(ctx, component: str, body) -> None:
-    errors = ctx.schema_errors(component, body)
-    if errors:
-        raise Failure(f"body does not match {component}: " + "; ".join(errors[:3]))
 
 
 @check("models.list.shape")
@@ -19,7 +15,7 @@ def list_shape(ctx, ex):
     require(body.get("object") == "list", f'object is {short(body.get("object"))}, expected "list"')
     data = body.get("data")
     require(isinstance(data, list) and data, f"data must be a non-empty array, got {short(data)}")
-    _schema(ctx, "ListModelsResponse", body)
+    ctx.require_schema("ListModelsResponse", body)
     ids = [m.get("id") for m in data if isinstance(m, dict)]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     require(not duplicates, f"model ids listed more than once: {duplicates}")
@@ -43,4 +39,24 @@ def retrieve_shape(ctx, ex):
     wanted = ex.request.path.rsplit("/", 1)[-1]
     require(body.get("id") == wanted, f"id is {short(body.get('id'))}, expected {wanted!r}")
     require(body.get("object") == "model", f'object is {short(body.get("object"))}, expected "model"')
-    _schema(ctx, "Model", body)
+    ctx.require_schema("Model", body)
+
+
+@check("models.retrieve.each_configured")
+def retrieve_each_configured(ctx, ex):
+    """GET /models/{id} answers 200 with that model object for every model the run is configured with."""
+    problems = []
+    for model in sorted(set(ctx.settings.models.values())):
+        got = ctx.send(ApiRequest("GET", f"/models/{model}"), cache_key=f"models.retrieve:{model}")
+        if not got.ok:
+            problems.append(f"{model}: status {got.status}")
+            continue
+        body = got.json
+        if not isinstance(body, dict) or body.get("id") != model or body.get("object") != "model":
+            problems.append(f"{model}: answered {short(body, 120)}")
+            continue
+        errors = ctx.schema_errors("Model", body)
+        if errors:
+            problems.append(f"{model}: not a Model object: {errors[0]}")
+    require(not problems, "retrieving configured models failed: " + "; ".join(problems))
+    return f"{len(set(ctx.settings.models.values()))} model(s) retrieved"

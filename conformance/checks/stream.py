@@ -84,9 +84,7 @@ def chunk_schema(ctx, ex):
     for i, chunk in enumerate(chunks):
         require(isinstance(chunk, dict) and "__unparseable__" not in chunk, f"chunk {i} is not a JSON object: {short(chunk)}")
         require(chunk.get("object") == "chat.completion.chunk", f'chunk {i} object is {short(chunk.get("object"))}, expected "chat.completion.chunk"')
-        errors = ctx.schema_errors("CreateChatCompletionStreamResponse", chunk)
-        if errors:
-            raise Failure(f"chunk {i} does not match CreateChatCompletionStreamResponse: " + "; ".join(errors[:3]))
+        ctx.require_schema("CreateChatCompletionStreamResponse", chunk, f"chunk {i}")
 
 
 @check("chat.stream.single_id")

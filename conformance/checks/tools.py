@@ -32,13 +32,14 @@ def tool_calls(ex) -> list:
     return calls if isinstance(calls, list) else []
 
 
-def _check_arguments(arguments, function: dict, where: str) -> dict:
-    require(isinstance(arguments, str), f"{where}.function.arguments must be a JSON string, got a {type(arguments).__name__}: {short(arguments)}")
+def check_arguments(arguments, function: dict, where: str) -> dict:
+    """The call's arguments: a JSON string holding an object valid against the function's parameters."""
+    require(isinstance(arguments, str), f"{where}.arguments must be a JSON string, got a {type(arguments).__name__}: {short(arguments)}")
     try:
         args = json.loads(arguments)
     except ValueError:
-        raise Failure(f"{where}.function.arguments is not valid JSON: {short(arguments)}") from None
-    require(isinstance(args, dict), f"{where}.function.arguments is not a JSON object: {short(args)}")
+        raise Failure(f"{where}.arguments is not valid JSON: {short(arguments)}") from None
+    require(isinstance(args, dict), f"{where}.arguments is not a JSON object: {short(args)}")
     schema = function.get("parameters")
     if schema:
         errors = list(jsonschema.Draft202012Validator(schema).iter_errors(args))
@@ -84,7 +85,7 @@ def call_shape(ctx, ex):
         require(isinstance(function, dict), f"{where}.function is not an object")
         name = function.get("name")
         require(name in functions, f"{where}.function.name {short(name)} is not one of the declared tools {sorted(functions)}")
-        _check_arguments(function.get("arguments"), functions[name], where)
+        check_arguments(function.get("arguments"), functions[name], f"{where}.function")
     content = _message(ex).get("content")
     require(content is None or content == "", f"content must be null or absent beside tool calls, got {short(content)}")
 
@@ -114,7 +115,6 @@ def _followup(ctx, ex):
     require(calls, "no tool call to answer")
     body = copy.deepcopy(ex.request.body)
     body.pop("tool_choice", None)
-    message = _message(ex)
     body["messages"].append({"role": "assistant", "content": None, "tool_calls": calls})
     for call in calls:
         body["messages"].append({"role": "tool", "tool_call_id": call["id"], "content": ctx.params["result"]})
@@ -169,7 +169,7 @@ def stream_deltas(ctx, ex):
     require(calls, "the stream carried no tool call deltas")
     require(sorted(calls) == list(range(len(calls))), f"tool call indexes are {sorted(calls)}, expected 0..{len(calls) - 1}")
     for index, call in sorted(calls.items()):
-        _check_arguments(call["arguments"], functions[call["name"]], f"streamed tool call {index}")
+        check_arguments(call["arguments"], functions[call["name"]], f"streamed tool call {index}")
     require(finish == "tool_calls", f'the stream finished with {short(finish)}, expected "tool_calls"')
 
 

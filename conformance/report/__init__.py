@@ -16,7 +16,7 @@ from ..paths import PACKAGE_DIR
 from ..redact import redact_obj
 from ..vocabulary import ERROR, FAIL, STATUSES
 
-REPORT_VERSION = "1.0"
+REPORT_VERSION = "2.0"
 
 
 @cache
@@ -50,6 +50,25 @@ def transport_differences(results: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
+def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Store each distinct evidence once: results name it by ``evidence_id`` (the checks of one
+    request share the same exchange, so this keeps the report a fraction of the size)."""
+    ids: dict[str, str] = {}
+    evidence: dict[str, Any] = {}
+    out = []
+    for result in results:
+        result = dict(result)
+        item = result.pop("evidence", None)
+        if item:
+            key = json.dumps(item, sort_keys=True)
+            if key not in ids:
+                ids[key] = f"e{len(ids) + 1}"
+                evidence[ids[key]] = item
+            result["evidence_id"] = ids[key]
+        out.append(result)
+    return out, evidence
+
+
 def build_report(
     *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int]
 ) -> dict[str, Any]:
@@ -59,7 +78,7 @@ def build_report(
         openai_version = openai.__version__
     except ImportError:  # pragma: no cover - openai is a dependency
         openai_version = "absent"
-    results = sorted(results, key=lambda r: (r["endpoint"], r["case"], r["check"], r["transport"]))
+    results, evidence = share_evidence(sorted(results, key=lambda r: (r["endpoint"], r["case"], r["check"], r["transport"])))
     totals = counts(results)
     transports = sorted({r["transport"] for r in results})
     report = {
@@ -75,6 +94,7 @@ def build_report(
         "usage": usage,
         "transport_differences": transport_differences(results),
         "results": results,
+        "evidence": evidence,
     }
     return redact_obj(report)
 

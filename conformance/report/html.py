@@ -20,6 +20,18 @@ _ENV = jinja2.Environment(
 _ENV.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
 
 
+def evidence_summary(item: dict[str, Any]) -> str:
+    """One line for an evidence record: method, URL, status, follow-ups."""
+    request = item.get("request") or {}
+    response = item.get("response") or {}
+    line = f"{request.get('method', '')} {request.get('url', '')} → {response.get('status', 'no response')}".strip()
+    followups = item.get("followups") or []
+    return f"{line} (+{len(followups)} follow-up{'s' if len(followups) != 1 else ''})" if followups else line
+
+
+_ENV.filters["evidence_summary"] = evidence_summary
+
+
 def worst(statuses: list[str]) -> str:
     for status in STATUSES:
         if status in statuses:

@@ -154,7 +154,7 @@ def identify(data: bytes) -> str | None:
     return None
 
 
-def _sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> str | None:
     """A name for a few other audio formats, for clearer refusals."""
     if data[:4] == b"fLaC":
         return "FLAC"
@@ -176,7 +176,7 @@ def decode(audio: AudioInput, data: bytes) -> bytes:
     """Check the bytes are the declared format and decode them to 16 kHz mono 16-bit PCM."""
     detected = identify(data)
     if detected is None:
-        other = _sniff(data)
+        other = sniff(data)
         if other:
             raise refused(audio, f"{other} audio is not supported: {SUPPORTED}.")
         raise refused(audio, "the data is not WAV or MP3 audio, or could not be decoded.")

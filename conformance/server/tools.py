@@ -122,13 +122,18 @@ def _parse_function_tool(value: Any, param: str) -> Function:
         )
     if tool.get("function") is None:
         raise missing_required(f"{param}.function")
-    function = expect_object(tool["function"], f"{param}.function")
+    return parse_function(expect_object(tool["function"], f"{param}.function"), f"{param}.function")
+
+
+def parse_function(function: dict[str, Any], param: str) -> Function:
+    """Validate a function definition (``name``, ``description``, ``strict``, ``parameters``) at
+    ``param``: the chat ``tools[i].function`` object, or a flat Responses ``tools[i]``."""
     if function.get("name") is None:
-        raise missing_required(f"{param}.function.name")
-    name = check_name(function["name"], f"{param}.function.name")
-    optional(function, "description", expect_string, param=f"{param}.function.description")
-    optional(function, "strict", expect_bool, param=f"{param}.function.strict")
-    schema_param = f"{param}.function.parameters"
+        raise missing_required(f"{param}.name")
+    name = check_name(function["name"], f"{param}.name")
+    optional(function, "description", expect_string, param=f"{param}.description")
+    optional(function, "strict", expect_bool, param=f"{param}.strict")
+    schema_param = f"{param}.parameters"
     parameters = optional(function, "parameters", expect_object, param=schema_param)
     if parameters is not None:
         if "type" in parameters and parameters["type"] != "object":

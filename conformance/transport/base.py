@@ -145,6 +145,9 @@ class Counter:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retries: int = 0
+    #: Batch status retrievals while waiting for a final status, and the time spent waiting.
+    batch_polls: int = 0
+    batch_wait_s: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, exchange: Exchange) -> None:
@@ -153,10 +156,12 @@ class Counter:
         self.prompt_tokens += prompt
         self.completion_tokens += completion
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, float]:
         return {
             "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "retries": self.retries,
+            "batch_polls": self.batch_polls,
+            "batch_wait_s": round(self.batch_wait_s, 3),
         }

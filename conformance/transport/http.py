@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import httpx
 
 from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decode_json, decode_stream
+
+
+def _fields_only_multipart(form: dict) -> tuple[bytes, str]:
+    """A multipart/form-data body of text fields only (httpx would send those urlencoded)."""
+    boundary = secrets.token_hex(16)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, values in form.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode(), f"multipart/form-data; boundary={boundary}"
 
 
 class HttpTransport:
@@ -33,14 +45,17 @@ class HttpTransport:
         if content is None and request.body is not None:
             content = json.dumps(request.body).encode()
         extra: dict = {}
-        if request.multipart:
+        headers = self._headers(request)
+        if request.multipart and request.files:
             # httpx builds the multipart body (and its boundary) from data + files.
-            extra = {"data": dict(request.form or {}), "files": {k: v for k, v in (request.files or {}).items()}}
+            extra = {"data": dict(request.form or {}), "files": dict(request.files)}
             content = None
+        elif request.multipart:
+            content, headers["Content-Type"] = _fields_only_multipart(request.form or {})
         watch = Stopwatch()
         try:
             response = self.client.request(
-                request.method, url, content=content, headers=self._headers(request), params=request.params, **extra
+                request.method, url, content=content, headers=headers, params=request.params, **extra
             )
         except httpx.TimeoutException as exc:
             raise Unjudgeable(f"timed out: {type(exc).__name__}") from exc

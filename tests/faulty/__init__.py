@@ -7,7 +7,7 @@ the whole conformance suite against each one and assert the report names the bro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from conformance.server import create_app
@@ -85,13 +85,39 @@ class Fault:
     outcome: str = "fail"
     #: Only judge these transports (default: the fault must show through both).
     transports: tuple[str, ...] = ("http", "openai")
+    #: The endpoints whose cases the run includes (``conformance run --endpoint``); None: all of them.
+    scope: tuple[str, ...] | None = None
 
 
 FAULTS: dict[str, Fault] = {}
+#: ``scope`` not given: the endpoint the fault module is named after (faults_<endpoint>.py), or
+#: the endpoint the fault's name starts with in faults.py (models_…, else chat).
+_DEFAULT_SCOPE = object()
+ENDPOINT_MODULES = ("responses", "embeddings", "rerank", "transcriptions", "batches")
 
 
-def fault(name: str, breaks: set[str] | str, *, collateral: set[str] = frozenset(), outcome: str = "fail", transports=("http", "openai")):
-    """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``."""
+def _default_scope(name: str, module: str) -> tuple[str, ...]:
+    suffix = module.rsplit(".", 1)[-1].removeprefix("faults").removeprefix("_")
+    if suffix in ENDPOINT_MODULES:
+        return (suffix,)
+    return ("models",) if name.startswith("models_") else ("chat",)
+
+
+def fault(
+    name: str,
+    breaks: set[str] | str,
+    *,
+    collateral: set[str] = frozenset(),
+    outcome: str = "fail",
+    transports=("http", "openai"),
+    scope: tuple[str, ...] | None | object = _DEFAULT_SCOPE,
+):
+    """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``.
+
+    ``scope`` limits the run to some endpoints' cases (a fault on one endpoint cannot make another
+    endpoint's checks fail: the reference app behind it is correct); ``None`` runs every case, for
+    faults that touch every endpoint (authentication, the error envelope).
+    """
 
     def register(fn):
         import inspect
@@ -106,6 +132,7 @@ def fault(name: str, breaks: set[str] | str, *, collateral: set[str] = frozenset
             collateral=frozenset(collateral),
             outcome=outcome,
             transports=tuple(transports),
+            scope=_default_scope(name, fn.__module__) if scope is _DEFAULT_SCOPE else scope,
         )
         return fn
 

@@ -57,7 +57,7 @@ def models_list_object_wrong(req, resp):
 @fault(
     "models_redirect",
     "http.status_success",
-    collateral={"http.json_body", "sdk.accepts_response", "models.list.shape", "models.list.includes_configured"},
+    collateral={"http.json_body", "sdk.accepts_response", "models.list.shape", "models.list.includes_configured", "models.retrieve.each_configured"},
 )
 def models_redirect(req, resp):
     """GET /models answers 302 to another location instead of the list."""
@@ -75,13 +75,21 @@ def models_list_hides_configured(req, resp):
         resp.set_json(body)
 
 
-@fault("models_retrieve_wrong_id", "models.retrieve.shape")
+@fault("models_retrieve_wrong_id", {"models.retrieve.shape", "models.retrieve.each_configured"})
 def models_retrieve_wrong_id(req, resp):
     """GET /models/{id} returns another model's object."""
     if req.path.startswith("/models/") and resp.status == 200:
         body = resp.json
         body["id"] = "some-other-model"
         resp.set_json(body)
+
+
+@fault("models_retrieve_chat_only", "models.retrieve.each_configured")
+def models_retrieve_chat_only(req):
+    """GET /models/{id} answers 404 for listed models other than the chat model (the list still names them)."""
+    if req.method == "GET" and req.path.startswith("/models/") and not req.path.startswith("/models/mistral-small"):
+        return error(404, f"The model '{req.path[len('/models/'):]}' does not exist", param="model", code="model_not_found")
+    return None
 
 
 @fault("models_unknown_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
@@ -94,14 +102,14 @@ def models_unknown_served(req, resp):
 
 
 # -- auth ---------------------------------------------------------------------------------------
-@fault("auth_not_required", "auth.missing_key_rejected", collateral={"errors.envelope"})
+@fault("auth_not_required", "auth.missing_key_rejected", collateral={"errors.envelope"}, scope=None)
 def auth_not_required(req):
     """Requests without an Authorization header are served as if authenticated."""
     if "authorization" not in req.headers:
         req.headers["authorization"] = "Bearer sk-faulty-server-key"
 
 
-@fault("auth_any_key", "auth.wrong_key_rejected", collateral={"errors.envelope"})
+@fault("auth_any_key", "auth.wrong_key_rejected", collateral={"errors.envelope"}, scope=None)
 def auth_any_key(req):
     """Any bearer token is accepted."""
     if req.headers.get("authorization", "").startswith("Bearer "):
@@ -109,7 +117,7 @@ def auth_any_key(req):
 
 
 # -- errors -------------------------------------------------------------------------------------
-@fault("errors_detail_envelope", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter", "unsupported.parameter_refused"})
+@fault("errors_detail_envelope", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter", "unsupported.parameter_refused"}, scope=None)
 def errors_detail_envelope(req, resp):
     """Errors come as FastAPI's {"detail": "..."} instead of the OpenAI envelope."""
     if resp.status >= 400:
@@ -117,7 +125,7 @@ def errors_detail_envelope(req, resp):
         resp.set_json({"detail": (body.get("error") or {}).get("message", "error")})
 
 
-@fault("errors_text_plain", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter"})
+@fault("errors_text_plain", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter"}, scope=None)
 def errors_text_plain(req, resp):
     """Errors are served as text/plain."""
     if resp.status >= 400:
@@ -125,7 +133,7 @@ def errors_text_plain(req, resp):
         resp.body = ((resp.json or {}).get("error", {}).get("message", "error")).encode()
 
 
-@fault("errors_code_missing", "errors.envelope")
+@fault("errors_code_missing", "errors.envelope", scope=None)
 def errors_code_missing(req, resp):
     """The error object has no "code" and no "param" fields."""
     if resp.status >= 400:
@@ -135,15 +143,15 @@ def errors_code_missing(req, resp):
         resp.set_json(body)
 
 
-@fault("malformed_json_500", "errors.malformed_json_rejected", collateral={"errors.envelope"})
+@fault("malformed_json_500", "errors.malformed_json_rejected", collateral={"errors.envelope"}, scope=None)
 def malformed_json_500(req):
-    """A body that is not JSON crashes the server: 500."""
-    if req.method == "POST" and req.body and req.json is None:
+    """A JSON request whose body is not JSON crashes the server: 500."""
+    if req.method == "POST" and req.body and req.json is None and not req.headers.get("content-type", "").startswith("multipart/"):
         return Resp(500, {"content-type": "text/plain"}, b"Internal Server Error")
     return None
 
 
-@fault("wrong_types_500", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"})
+@fault("wrong_types_500", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"}, scope=None)
 def wrong_types_500(req):
     """A string where a number belongs crashes the server: 500."""
     body = req.json
@@ -152,7 +160,7 @@ def wrong_types_500(req):
     return None
 
 
-@fault("wrong_types_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"})
+@fault("wrong_types_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"}, scope=None)
 def wrong_types_accepted(req):
     """temperature: "hot" is silently dropped and the request served."""
     body = req.json
@@ -161,7 +169,7 @@ def wrong_types_accepted(req):
         req.set_json(body)
 
 
-@fault("errors_unnamed", "errors.names_parameter", collateral={"chat.tools.custom_refused", "unsupported.parameter_refused"})
+@fault("errors_unnamed", "errors.names_parameter", collateral={"chat.tools.custom_refused", "unsupported.parameter_refused"}, scope=None)
 def errors_unnamed(req, resp):
     """Errors say only "Bad request" and never name the parameter."""
     if resp.status == 400:
@@ -178,7 +186,7 @@ def chat_unknown_model_served(req):
 
 
 # -- unsupported parameters ----------------------------------------------------------------------
-@fault("unsupported_metadata_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+@fault("unsupported_metadata_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"}, scope=None)
 def unsupported_metadata_accepted(req):
     """`metadata` (documented unsupported) is silently dropped and the request served."""
     body = req.json
