@@ -10,6 +10,7 @@ means the check does not apply. Checks are code; which check runs on which reque
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -108,6 +109,21 @@ class CheckContext:
         if cache_key is not None:
             self.cache[cache_key] = exchange
         return exchange
+
+    def followup(self, request: ApiRequest, what: str = "the follow-up request") -> Exchange:
+        """Send a follow-up the target must accept (sent once per content): 429 or 5xx means we
+        could not judge (:class:`Unjudgeable`); any other refusal is a :class:`Failure`."""
+        from ..transport import Unjudgeable
+
+        key = "followup:" + json.dumps([request.method, request.path, request.body, request.params, request.form], sort_keys=True, default=str)
+        other = self.send(request, cache_key=key)
+        if other.status == 429 or other.status >= 500:
+            raise Unjudgeable(f"{what} got {other.status}; could not judge")
+        if not other.ok:
+            body = other.json if isinstance(other.json, dict) else {}
+            error = body.get("error") if isinstance(body.get("error"), dict) else {}
+            raise Failure(f"{what} was refused with {other.status}: {short(error.get('message') or other.text)}")
+        return other
 
 
 def require(condition: Any, message: str) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import json
 import math
 import struct
 from typing import Any
 
-from ..transport import ApiRequest, Exchange, Unjudgeable
+from ..transport import ApiRequest, Exchange
 from . import Failure, Skip, check, require, short
 
 #: Two answers for the same text through separate requests agree at least this much (GPU batching noise).
@@ -67,12 +66,7 @@ def followup(ctx, ex: Exchange, **changes: Any) -> Exchange:
             body.pop(key, None)
         else:
             body[key] = value
-    key = f"{ctx.transport.name}:POST {ex.request.path}:{json.dumps(body, sort_keys=True)}"
-    other = ctx.send(ApiRequest(method="POST", path=ex.request.path, body=body), cache_key=key)
-    if other.status == 429 or other.status >= 500:
-        raise Unjudgeable(f"the follow-up request got {other.status}; could not compare")
-    require(other.ok, f"the follow-up request {short(body)} was refused with {other.status}: {short(other.text)}")
-    return other
+    return ctx.followup(ApiRequest(method="POST", path=ex.request.path, body=body), f"the follow-up request {short(body)}")
 
 
 @check("embeddings.response.schema")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..transport import ApiRequest
+from ..transport import ApiRequest, Unjudgeable
 from . import check, require, short
 
 
@@ -48,6 +48,8 @@ def retrieve_each_configured(ctx, ex):
     problems = []
     for model in sorted(set(ctx.settings.models.values())):
         got = ctx.send(ApiRequest("GET", f"/models/{model}"), cache_key=f"models.retrieve:{model}")
+        if got.status == 429 or got.status >= 500:
+            raise Unjudgeable(f"retrieving {model} got {got.status}; could not judge")
         if not got.ok:
             problems.append(f"{model}: status {got.status}")
             continue

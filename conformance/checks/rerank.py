@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-from ..transport import ApiRequest, Exchange, Unjudgeable
+from ..transport import ApiRequest, Exchange
 from . import check, require, short
 from .embeddings import cosine, vectors
 
@@ -55,15 +54,6 @@ def indexes(ex: Exchange) -> list[int]:
 def score_by_text(ex: Exchange) -> dict[str, float]:
     texts = documents(ex)
     return {texts[index]: score for index, score in zip(indexes(ex), scores(ex))}
-
-
-def send_followup(ctx, request: ApiRequest) -> Exchange:
-    key = f"{ctx.transport.name}:{request.method} {request.path}:{json.dumps(request.body, sort_keys=True)}"
-    other = ctx.send(request, cache_key=key)
-    if other.status == 429 or other.status >= 500:
-        raise Unjudgeable(f"the follow-up request got {other.status}; could not compare")
-    require(other.ok, f"the follow-up {request.describe()} was refused with {other.status}: {short(other.text)}")
-    return other
 
 
 @check("rerank.response.schema")
@@ -136,7 +126,7 @@ def usage_tokens(ctx, ex):
 def index_original_position(ctx, ex):
     """index is the document's position in the request: the documents in reverse order keep their scores (within 0.01)."""
     body = dict(ex.request.body, documents=list(reversed(ex.request.body["documents"])))
-    reversed_scores = score_by_text(send_followup(ctx, ApiRequest(method="POST", path=ex.request.path, body=body)))
+    reversed_scores = score_by_text(ctx.followup(ApiRequest(method="POST", path=ex.request.path, body=body)))
     for text, score in score_by_text(ex).items():
         require(text in reversed_scores, f"{short(text)} is ranked in the request but not when the documents are reversed")
         other = reversed_scores[text]
@@ -149,7 +139,7 @@ def scores_match_embeddings(ctx, ex):
     body = ex.request.body
     texts = documents(ex)
     request = ApiRequest(method="POST", path="/embeddings", body={"model": body["model"], "input": [body["query"], *texts]})
-    query, *docs = vectors(send_followup(ctx, request))
+    query, *docs = vectors(ctx.followup(request))
     require(len(docs) == len(texts), f"/embeddings returned {len(docs) + 1} vectors for {len(texts) + 1} inputs")
     for index, score in zip(indexes(ex), scores(ex)):
         expected = cosine(query, docs[index])

@@ -11,7 +11,7 @@ from ..transport import ApiRequest
 from ..vocabulary import UNSUPPORTED_OK
 from . import Failure, check, require, short
 from .chat import normalise
-from .errors import _refused, error_object
+from .errors import _refused
 from .tools import check_arguments
 
 STATUSES = ("completed", "failed", "in_progress", "cancelled", "queued", "incomplete")
@@ -254,10 +254,7 @@ def _followup(ctx, ex, via: str):
             history.append({"role": "assistant", "content": f"I called {call.get('name')} with {call.get('arguments')}."})
             history.append({"role": "user", "content": f"The {call.get('name')} tool returned: {result}\nUse this result to answer my question."})
     request["input"] = history
-    key = f"responses-tool-followup:{via}:{ex.transport}:{json.dumps(request, sort_keys=True)}"
-    other = ctx.send(ApiRequest("POST", ex.request.path, body=request), cache_key=key)
-    require(other.ok, f"sending the tool result back ({via}) was refused with {other.status}: {short((error_object(other) or {}).get('message', other.text))}")
-    return other
+    return ctx.followup(ApiRequest("POST", ex.request.path, body=request), f"sending the tool result back ({via})")
 
 
 @check("responses.tools.output_item_accepted")

@@ -118,10 +118,7 @@ def _followup(ctx, ex):
     body["messages"].append({"role": "assistant", "content": None, "tool_calls": calls})
     for call in calls:
         body["messages"].append({"role": "tool", "tool_call_id": call["id"], "content": ctx.params["result"]})
-    key = f"tool-followup:{ex.transport}:{ex.request.path}:{json.dumps(body, sort_keys=True)}"
-    other = ctx.send(ApiRequest("POST", ex.request.path, body=body), cache_key=key)
-    require(other.ok, f"sending the tool result back was refused with {other.status}: {short((error_object(other) or {}).get('message', other.text))}")
-    return other
+    return ctx.followup(ApiRequest("POST", ex.request.path, body=body), "sending the tool result back")
 
 
 @check("chat.tools.result_accepted")
