@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 
 from .paths import PACKAGE_DIR, profiles_dir
-from .vocabulary import FEATURES
+from .vocabulary import BATCH_INPUT_FILE_FORMS, FEATURES
 
 DEFAULT_STATUS_CODES: dict[str, tuple[int, ...]] = {
     "model_not_found": (404,),
@@ -89,6 +89,9 @@ def load_profile(name_or_path: str) -> Profile:
         for feature in claims.get("features", ()):
             if feature not in FEATURES:
                 raise ProfileError(f"profile {path}: endpoint {endpoint} claims unknown feature {feature!r}")
+    form = data["endpoints"].get("batches", {}).get("properties", {}).get("input_file")
+    if form is not None and form not in BATCH_INPUT_FILE_FORMS:
+        raise ProfileError(f"profile {path}: batches input_file must be one of {', '.join(BATCH_INPUT_FILE_FORMS)}, got {form!r}")
     for model, exception in data.get("model_exceptions", {}).items():
         for feature in exception["lacks"]:
             if feature not in FEATURES:

@@ -15,8 +15,8 @@ from .paths import fixtures_dir
 from .redact import redact, redact_headers, redact_obj, register_secret
 from .settings import S3_MISSING, Settings, public_url
 from .transport import Counter, Exchange, Transport, Unjudgeable, send_with_retry
-from .transport.objects import PRESIGNED_URL, S3_URL, open_store
-from .vocabulary import ERROR, FAIL, SKIP
+from .transport.objects import open_store
+from .vocabulary import ERROR, FAIL, PRESIGNED_URL, S3_URL, SKIP
 
 EXCERPT = 2000
 #: In a case's request or check parameters, ``$upload:REL`` is fixtures/REL (``$model`` replaced)

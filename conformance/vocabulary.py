@@ -62,6 +62,11 @@ CAPABILITIES: tuple[str, ...] = (
 #: Chat-like capabilities fall back to the ``chat`` model when none is configured.
 CHAT_LIKE: frozenset[str] = frozenset({"tools", "vision", "audio", "responses"})
 
+#: How a target wants a batch's input file named (profile ``batches.properties.input_file``):
+#: an ``s3://bucket/key`` URL, or a presigned https URL.
+S3_URL, PRESIGNED_URL = "s3-url", "presigned-url"
+BATCH_INPUT_FILE_FORMS: tuple[str, ...] = (S3_URL, PRESIGNED_URL)
+
 #: The two ways the suite reaches a target.
 TRANSPORTS: tuple[str, ...] = ("http", "openai")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import urlsplit
 
+from ..vocabulary import PRESIGNED_URL, S3_URL
 from .base import Unjudgeable
 
-#: How batch input files are named to the target (the profile's ``batches.input_file``).
-S3_URL, PRESIGNED_URL = "s3-url", "presigned-url"
+#: Seconds a presigned input-file URL stays valid.
 PRESIGNED_EXPIRY_S = 3600
 
 
