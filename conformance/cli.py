@@ -10,7 +10,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from . import __version__
-from .settings import DEFAULT_BATCH_MAX_WAIT
+from .settings import DEFAULT_BATCH_MAX_WAIT, DEFAULT_PROPERTY_EXAMPLES
+from .vocabulary import PROPERTY_DEPTHS
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: Requests in flight against a remote target: latency-bound, far below providers' concurrency caps.
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--s3-bucket", metavar="NAME", help="bucket for batch files (default: $CONFORMANCE_S3_BUCKET; endpoint and credentials from the AWS_* variables; the embedded run starts its own)")
     run.add_argument("--batch-max-wait", type=float, default=DEFAULT_BATCH_MAX_WAIT, metavar="SECONDS", help=f"longest wait for a batch to finish; beyond it its checks are 'error' (default: {DEFAULT_BATCH_MAX_WAIT:g})")
     run.add_argument("--endpoint", action="append", default=[], metavar="NAME", help="run only this endpoint's cases (models, chat, responses, embeddings, rerank, transcriptions, batches); repeatable or comma-separated")
+    run.add_argument("--property", default="quick", choices=PROPERTY_DEPTHS, help="property-based runs generated from the OpenAPI spec: quick (default; one coverage case per kind of value or violation), deep (every coverage case; pair with --property-examples 50), off")
+    run.add_argument("--property-examples", type=int, default=DEFAULT_PROPERTY_EXAMPLES, metavar="N", help=f"random (fuzzed) requests per operation and mode in property-based runs (default: {DEFAULT_PROPERTY_EXAMPLES})")
+    run.add_argument("--seed", type=int, default=None, metavar="N", help="hypothesis seed of the property-based runs, to reproduce one (default: random; the report records it)")
     run.add_argument("--workers", default=None, help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: 4 for a remote target, none for the embedded server)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
 
@@ -77,7 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 s3_bucket=None if embedded_url else args.s3_bucket,
                 batch_max_wait=args.batch_max_wait,
                 endpoints=args.endpoint,
+                property_depth=args.property,
+                property_examples=args.property_examples,
+                property_seed=args.seed,
             )
+            if args.seed is not None and args.seed < 0:
+                raise UsageError(f"--seed must be 0 or more, got {args.seed}")
             preflight(settings)
         except UsageError as exc:
             return _fail_usage(str(exc))
@@ -99,12 +108,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--conformance-report-dir={report_dir}",
             f"--conformance-timeout={args.timeout}",
             f"--conformance-batch-max-wait={args.batch_max_wait}",
+            f"--conformance-property={args.property}",
+            f"--conformance-property-examples={args.property_examples}",
             "--conformance-no-preflight",
             f"--junitxml={report_dir / 'junit.xml'}",
             "-o",
             "junit_family=legacy",
         ]
         pytest_args += [f"--conformance-model={m}" for m in args.model]
+        if args.seed is not None:
+            pytest_args.append(f"--conformance-seed={args.seed}")
         pytest_args += [f"--conformance-endpoint={e}" for e in args.endpoint]
         if embedded_url:
             pytest_args.append(f"--conformance-embedded-url={embedded_url}")

@@ -33,6 +33,9 @@ BATCH_MAX_WAIT = "--conformance-batch-max-wait"
 EMBEDDED_URL = "--conformance-embedded-url"
 NO_PREFLIGHT = "--conformance-no-preflight"
 ENDPOINT = "--conformance-endpoint"
+PROPERTY = "--conformance-property"
+PROPERTY_EXAMPLES = "--conformance-property-examples"
+SEED = "--conformance-seed"
 
 _SETTINGS = pytest.StashKey[Any]()
 _STATE = pytest.StashKey[dict]()
@@ -52,6 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(BATCH_MAX_WAIT, dest="conformance_batch_max_wait", type=float, default=None, metavar="SECONDS", help="Longest wait for a batch to finish; beyond it its checks are 'error' (default: 900).")
     group.addoption(EMBEDDED_URL, dest="conformance_embedded_url", default=None, help="(internal) URL of an embedded server started by `conformance run`.")
     group.addoption(ENDPOINT, dest="conformance_endpoints", action="append", default=[], metavar="NAME", help="Run only this endpoint's cases (models, chat, responses, embeddings, rerank, transcriptions, batches); repeatable or comma-separated.")
+    group.addoption(PROPERTY, dest="conformance_property", default="quick", choices=("off", "quick", "deep"), help="Property-based runs generated from the OpenAPI spec: off, quick (default: one coverage case per kind of value or violation) or deep (every coverage case).")
+    group.addoption(PROPERTY_EXAMPLES, dest="conformance_property_examples", type=int, default=None, metavar="N", help="Random (fuzzed) requests per operation and mode in property-based runs (default: 3).")
+    group.addoption(SEED, dest="conformance_seed", type=int, default=None, metavar="N", help="Hypothesis seed of the property-based runs (default: random; the report records it).")
     group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
 
 
@@ -96,6 +102,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
             embedded_url = state["stack"].enter_context(embedded_server())
     state["embedded_url"] = embedded_url
+    seed = opt.conformance_seed
+    if _is_worker(config):
+        seed = config.workerinput.get("conformance_seed", seed)
+    elif seed is None:
+        import random
+
+        seed = random.SystemRandom().randrange(2**32)
+    state["seed"] = seed
     try:
         settings = resolve(
             base_url=opt.conformance_base_url,
@@ -109,6 +123,9 @@ def pytest_configure(config: pytest.Config) -> None:
             s3_bucket=None if embedded_url else opt.conformance_s3_bucket,
             batch_max_wait=opt.conformance_batch_max_wait,
             endpoints=opt.conformance_endpoints,
+            property_depth=opt.conformance_property,
+            property_examples=opt.conformance_property_examples,
+            property_seed=seed,
         )
         if settings.fixtures_url is None and is_loopback(settings.base_url):
             from .fixtures_server import serve_fixtures
@@ -129,6 +146,7 @@ def pytest_configure_node(node) -> None:
     node.workerinput["conformance_active"] = state is not None
     if state is not None:
         node.workerinput["conformance_embedded_url"] = state["embedded_url"]
+        node.workerinput["conformance_seed"] = state["seed"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -141,6 +159,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # -- collection ---------------------------------------------------------------------------------
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_property" in metafunc.fixturenames:
+        _parametrize_property(metafunc)
     if "conformance_case" not in metafunc.fixturenames:
         return
     settings = metafunc.config.stash.get(_SETTINGS, None)
@@ -154,6 +174,64 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("conformance_case", params)
 
 
+def _parametrize_property(metafunc: pytest.Metafunc) -> None:
+    """One item per endpoint × mode × transport (none when --conformance-property off)."""
+    settings = metafunc.config.stash.get(_SETTINGS, None)
+    params = []
+    if settings is not None and settings.property_depth != "off":
+        from .propspec import MODES, load_operations
+        from .vocabulary import TRANSPORTS
+
+        endpoints = dict.fromkeys(op.endpoint for op in load_operations())
+        for endpoint in (e for e in endpoints if settings.selects(e)):
+            for mode in MODES:
+                for transport in TRANSPORTS:
+                    params.append(pytest.param((endpoint, mode, transport), id=f"property.{endpoint}.{mode}-{transport}", marks=pytest.mark.conformance))
+    metafunc.parametrize("conformance_property", params)
+
+
+def _transport(state: dict[str, Any], settings, name: str):
+    from .transport import make_transport
+
+    transports = state.setdefault("transports", {})
+    if name not in transports:
+        transports[name] = make_transport(name, settings.base_url, settings.api_key, settings.timeout)
+    return transports[name]
+
+
+def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any]) -> None:
+    """Attach the verdicts and usage to the item; fail it on a fail or error, skip it when all skip."""
+    from .vocabulary import ERROR, FAIL, SKIP
+
+    request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
+    request.node.user_properties.append(("conformance_usage", json.dumps(usage)))
+    failed = [v for v in verdicts if v.status == FAIL]
+    errored = [v for v in verdicts if v.status == ERROR]
+    if failed or errored:
+        lines = [f"{v.status.upper()} {v.check}: {v.message}" for v in failed + errored]
+        pytest.fail(redact("\n".join(lines)), pytrace=False)
+    if verdicts and all(v.status == SKIP for v in verdicts):
+        pytest.skip(verdicts[0].message)
+
+
+@pytest.fixture
+def conformance_property_run(request: pytest.FixtureRequest):
+    """Run one property-based (endpoint, mode, transport): record its verdict."""
+    config = request.config
+    settings = config.stash[_SETTINGS]
+    state = config.stash[_STATE]
+
+    def run(endpoint: str, mode: str, transport_name: str) -> None:
+        from .property_run import run_property
+        from .transport import Counter
+
+        counter = Counter()
+        verdict = run_property(endpoint, mode, settings, _transport(state, settings, transport_name), counter)
+        _record(request, [verdict], {**counter.as_dict(), "property_requests": counter.requests})
+
+    return run
+
+
 @pytest.fixture
 def conformance_run(request: pytest.FixtureRequest):
     """Run one (case, transport): record its verdicts, then pass, fail or skip the test item."""
@@ -163,24 +241,12 @@ def conformance_run(request: pytest.FixtureRequest):
 
     def run(case, transport_name: str) -> None:
         from .runner import run_case
-        from .transport import Counter, make_transport
-        from .vocabulary import ERROR, FAIL, SKIP
+        from .transport import Counter
 
-        transports = state.setdefault("transports", {})
-        if transport_name not in transports:
-            transports[transport_name] = make_transport(transport_name, settings.base_url, settings.api_key, settings.timeout)
         counter = Counter()
         # follow-up answers are cached per transport: one transport never judges by the other's answers
-        verdicts = run_case(case, settings, transports[transport_name], counter, cache=state.setdefault("cache", {}).setdefault(transport_name, {}))
-        request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
-        request.node.user_properties.append(("conformance_usage", json.dumps(counter.as_dict())))
-        failed = [v for v in verdicts if v.status == FAIL]
-        errored = [v for v in verdicts if v.status == ERROR]
-        if failed or errored:
-            lines = [f"{v.status.upper()} {v.check}: {v.message}" for v in failed + errored]
-            pytest.fail(redact("\n".join(lines)), pytrace=False)
-        if verdicts and all(v.status == SKIP for v in verdicts):
-            pytest.skip(verdicts[0].message)
+        verdicts = run_case(case, settings, _transport(state, settings, transport_name), counter, cache=state.setdefault("cache", {}).setdefault(transport_name, {}))
+        _record(request, verdicts, counter.as_dict())
 
     return run
 
@@ -263,6 +329,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         duration_s=time.perf_counter() - state["t0"],
         results=state["verdicts"],
         usage=usage,
+        property_based={"depth": settings.property_depth, "examples": settings.property_examples, "seed": settings.property_seed} if settings.property_depth != "off" else None,
     )
     state["report_paths"] = write_report(report, settings.report_dir)
     state["report"] = report

@@ -7,7 +7,9 @@ from typing import Any
 
 MASK = "[REDACTED]"
 _SECRETS: set[str] = set()
-_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',}]+")
+_BEARER = re.compile(r"(?i)(bearer\s+)([^\s\"',}]+)")
+#: A shell variable standing for a key (``$OPENAI_API_KEY`` in a curl command) is no secret.
+_SHELL_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 _SENSITIVE_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
 #: Headers whose value starts with an authentication scheme worth keeping ("Bearer").
 _SCHEMED_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -24,7 +26,7 @@ def redact(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    return _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    return _BEARER.sub(lambda m: m.group(0) if _SHELL_VARIABLE.fullmatch(m.group(2)) else m.group(1) + MASK, text)
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .profiles import Profile, ProfileError, load_profile
 from .redact import register_secret
-from .vocabulary import CAPABILITIES, CHAT_LIKE, ENDPOINTS
+from .vocabulary import CAPABILITIES, CHAT_LIKE, ENDPOINTS, PROPERTY_DEPTHS
 
 DEFAULT_KEY_VARS = ("OPENAI_API_KEY", "SCW_SECRET_KEY")
 #: The variable through which the embedded run hands its generated key to the suite.
@@ -19,6 +19,8 @@ S3_BUCKET_VAR = "CONFORMANCE_S3_BUCKET"
 #: Seconds a batch may take to reach a final status before the checks give up (verdict error);
 #: the plugin's --conformance-batch-max-wait help repeats it.
 DEFAULT_BATCH_MAX_WAIT = 900.0
+#: Fuzzed (random, seeded) requests per operation and mode in a property-based run.
+DEFAULT_PROPERTY_EXAMPLES = 3
 
 
 class UsageError(ValueError):
@@ -73,6 +75,10 @@ class Settings:
     batch_max_wait: float = DEFAULT_BATCH_MAX_WAIT
     #: Only these endpoints' cases run (None: every endpoint).
     endpoints: tuple[str, ...] | None = None
+    #: Property-based runs: depth (off, quick, deep), fuzzed examples per operation and mode, seed.
+    property_depth: str = "quick"
+    property_examples: int = DEFAULT_PROPERTY_EXAMPLES
+    property_seed: int = 0
 
     def selects(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
@@ -172,6 +178,9 @@ def resolve(
     s3_bucket: str | None = None,
     batch_max_wait: float | None = None,
     endpoints: list[str] | None = None,
+    property_depth: str = "quick",
+    property_examples: int | None = None,
+    property_seed: int | None = None,
 ) -> Settings:
     """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
     embedded = embedded_url is not None
@@ -190,6 +199,11 @@ def resolve(
     batch_max_wait = DEFAULT_BATCH_MAX_WAIT if batch_max_wait is None else batch_max_wait
     if batch_max_wait <= 0:
         raise UsageError(f"--batch-max-wait must be positive, got {batch_max_wait}")
+    if property_depth not in PROPERTY_DEPTHS:
+        raise UsageError(f"--property must be one of {', '.join(PROPERTY_DEPTHS)}, got {property_depth!r}")
+    property_examples = DEFAULT_PROPERTY_EXAMPLES if property_examples is None else property_examples
+    if property_examples < 0:
+        raise UsageError(f"--property-examples must be 0 or more, got {property_examples}")
     return Settings(
         base_url=url,
         api_key=key,
@@ -203,4 +217,7 @@ def resolve(
         s3=find_s3(s3_bucket),
         batch_max_wait=batch_max_wait,
         endpoints=parse_endpoints(endpoints),
+        property_depth=property_depth,
+        property_examples=property_examples,
+        property_seed=0 if property_seed is None else property_seed,
     )

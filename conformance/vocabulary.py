@@ -45,6 +45,7 @@ FEATURES: dict[str, str] = {
     "batch-list": "listing batches: after, limit, has_more, first_id, last_id",
     "batch-cancel": "cancelling a batch: cancelling then cancelled, never back to running",
     "batch-errors": "bad batch input (duplicate custom_id, wrong url, non-JSON line) refused or reported in the error file",
+    "property-based": "requests generated from the OpenAPI spec (schemathesis): valid ones answered per the spec, invalid ones refused",
 }
 
 #: Model capabilities: what a configured model must be able to do for a case to run.
@@ -66,6 +67,10 @@ CHAT_LIKE: frozenset[str] = frozenset({"tools", "vision", "audio", "responses"})
 #: an ``s3://bucket/key`` URL, or a presigned https URL.
 S3_URL, PRESIGNED_URL = "s3-url", "presigned-url"
 BATCH_INPUT_FILE_FORMS: tuple[str, ...] = (S3_URL, PRESIGNED_URL)
+
+#: How deep property-based runs go: off; quick (one coverage case per kind of value or violation,
+#: a few fuzzed ones); deep (every coverage case).
+PROPERTY_DEPTHS: tuple[str, ...] = ("off", "quick", "deep")
 
 #: The two ways the suite reaches a target.
 TRANSPORTS: tuple[str, ...] = ("http", "openai")

@@ -15,9 +15,16 @@ from .conftest import run_conformance
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
     fault = FAULTS[name]
+    env = {"OPENAI_API_KEY": API_KEY, **local_s3_env}
     with ServerThread(FaultyApp(fault)) as server:
         scope = [f"--endpoint={endpoint}" for endpoint in fault.scope or ()]
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", *scope, env={"OPENAI_API_KEY": API_KEY, **local_s3_env})
+        depth = ["--seed", "1"] if fault.property else ["--property", "off"]
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", *scope, *depth, env=env)
+        if fault.property:
+            # the example cases alone do not see it: only the generated requests do
+            (tmp_path / "examples-only").mkdir()
+            examples_only = run_conformance(tmp_path / "examples-only", "--base-url", server.base_url, "--workers", "0", *scope, "--property", "off", env=env)
+            assert examples_only.code == 0, f"{name}: the example cases catch it too: {sorted(examples_only.failing_checks())}"
     assert run.report is not None, run.stderr + run.stdout[-3000:]
     failing = run.failing_checks()
     if fault.outcome == "error":

@@ -13,6 +13,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from conformance.cases import CASE_FILES, CASES_DIR, all_cases, static_cases
+from conformance.property_run import CHECK_BY_MODE
 from conformance.checks import load_all
 from conformance.paths import PACKAGE_DIR, profiles_dir
 from conformance.profiles import load_profile
@@ -30,7 +31,8 @@ PROFILE_FILES = sorted(profiles_dir().glob("*.yaml"))
 UNSUPPORTED_VALUES = yaml.safe_load((CASES_DIR / "unsupported_values.yaml").read_text())
 MODULES = sorted(p for p in PACKAGE_DIR.rglob("*.py") if "_data" not in p.relative_to(PACKAGE_DIR).parts)
 SERVER_MODULES = sorted((PACKAGE_DIR / "server").rglob("*.py"))
-USED_CHECKS = {name for case in CASES for name, _ in case.checks}
+#: Checks a case names, and the two the property-based runs apply to every generated request.
+USED_CHECKS = {name for case in CASES for name, _ in case.checks} | set(CHECK_BY_MODE.values())
 BROKEN_BY_FAULTS = {check for f in FAULTS.values() for check in f.breaks}
 
 #: Checks no fault in tests/faulty breaks yet (a gap there, documented as a strict xfail).

@@ -16,7 +16,7 @@ from ..paths import PACKAGE_DIR
 from ..redact import redact_obj
 from ..vocabulary import ERROR, FAIL, STATUSES
 
-REPORT_VERSION = "2.0"
+REPORT_VERSION = "2.1"
 
 
 @cache
@@ -70,7 +70,8 @@ def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 
 def build_report(
-    *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int]
+    *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int],
+    property_based: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     try:
         import openai
@@ -92,6 +93,7 @@ def build_report(
         "totals": totals,
         "by_transport": {t: counts([r for r in results if r["transport"] == t]) for t in transports},
         "usage": usage,
+        **({"property_based": property_based} if property_based else {}),
         "transport_differences": transport_differences(results),
         "results": results,
         "evidence": evidence,

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import catalog
-from .errors import invalid_type, invalid_value
+from .errors import invalid_type, invalid_value, unknown_parameter
 from .model import count_tokens
 from .validation import expect_choice, expect_integer, expect_string, optional, read_json_object, require
 from .vectors import embed
@@ -45,8 +45,15 @@ def encode_base64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
+#: Every property of OpenAI's CreateEmbeddingRequest (additionalProperties: false).
+PARAMETERS = frozenset({"model", "input", "encoding_format", "dimensions", "user"})
+
+
 async def create_embeddings(request: Request) -> JSONResponse:
     body = await read_json_object(request)
+    for name in body:
+        if name not in PARAMETERS:  # the spec's CreateEmbeddingRequest allows no other property
+            raise unknown_parameter(name)
     require(body, ("model", "input"))
     model = expect_string(body["model"], "model")
     texts = parse_input(body["input"])

@@ -96,6 +96,10 @@ def unsupported_parameter(param: str) -> APIError:
     )
 
 
+def unknown_parameter(param: str) -> APIError:
+    return APIError(400, f"Unrecognized request argument supplied: '{param}'.", code="unknown_parameter", param=param)
+
+
 def model_not_found(model: str) -> APIError:
     return APIError(
         404,

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from . import catalog
-from .errors import invalid_type, invalid_value, missing_required, unsupported_parameter
+from .errors import invalid_type, invalid_value, missing_required, unknown_parameter, unsupported_parameter
 from .languages import LANGUAGES
 from .multipart import Form, read_form
 from .speech import Segment, Transcript, transcribe
@@ -45,6 +45,13 @@ def _field(form: Form, name: str) -> str | None:
     return values[-1] if values else None
 
 
+#: Every property of OpenAI's CreateTranscriptionRequest (additionalProperties: false).
+PARAMETERS = frozenset(
+    {"file", "model", "language", "languages", "keywords", "prompt", "response_format", "temperature", "include",
+     "timestamp_granularities", "stream", "chunking_strategy", "known_speaker_names", "known_speaker_references"}
+)
+
+
 def parse_request(form: Form) -> TranscriptionRequest:
     for name in sorted(form.names()):
         if name.removesuffix("[]") in UNSUPPORTED_PARAMETERS:
@@ -59,6 +66,9 @@ def parse_request(form: Form) -> TranscriptionRequest:
         raise missing_required("file")
     if len(uploads) > 1:
         raise invalid_value("file", f"expected one file, got {len(uploads)}.")
+    for name in sorted(form.names()):
+        if name.removesuffix("[]") not in PARAMETERS:  # the spec's request allows no other field
+            raise unknown_parameter(name)
     response_format = expect_choice(_field(form, "response_format") or "json", "response_format", RESPONSE_FORMATS)
     return TranscriptionRequest(
         model=model,

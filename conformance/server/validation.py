@@ -117,6 +117,9 @@ def expect_number(
 
 
 def expect_integer(value: Any, param: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    # JSON Schema counts a number with a zero fractional part (2.0) as an integer.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_type(param, "an integer", value)
     _check_bounds(value, param, "an integer", minimum, maximum)

@@ -27,6 +27,8 @@ class ApiRequest:
     body: Any = None
     #: Sent byte for byte instead of ``body`` (malformed-JSON probes).
     raw_body: bytes | None = None
+    #: Content-Type sent with ``raw_body`` (default application/json).
+    content_type: str | None = None
     auth: str = "valid"
     params: dict[str, Any] | None = None
     #: multipart/form-data fields: name -> str, or a list of str sent as repeated fields.

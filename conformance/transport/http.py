@@ -36,7 +36,7 @@ class HttpTransport:
         elif request.auth == "wrong":
             headers["Authorization"] = f"Bearer {WRONG_KEY}"
         if not request.multipart and (request.raw_body is not None or request.body is not None):
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = (request.raw_body is not None and request.content_type) or "application/json"
         return headers
 
     def send(self, request: ApiRequest) -> Exchange:

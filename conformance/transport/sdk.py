@@ -166,7 +166,9 @@ class SdkTransport:
         if headers:
             options["headers"] = headers
         if request.raw_body is not None:
-            options["headers"] = {**headers, "Content-Type": "application/json"}
+            options["headers"] = {**headers, "Content-Type": request.content_type or "application/json"}
+            if method in ("PATCH", "PUT"):
+                return getattr(client, method.lower())(path, content=request.raw_body, cast_to=object, options=options)
             return client.post(path, content=request.raw_body, cast_to=object, options=options)
         if method == "GET" and path == "/models" and not request.params:
             return client.models.list(extra_headers=headers or None)
@@ -207,6 +209,8 @@ class SdkTransport:
             return client.get(path, cast_to=object, options=options)
         if method == "DELETE":
             return client.delete(path, cast_to=object, options=options)
+        if method in ("PATCH", "PUT"):
+            return getattr(client, method.lower())(path, body=body, cast_to=object, options=options)
         return client.post(
             path,
             body=body,

@@ -37,6 +37,7 @@ class Req(_JsonBody):
     path: str  # without the /v1 prefix
     headers: dict[str, str]
     body: bytes
+    query: str = ""  # the raw query string
 
     @property
     def stream(self) -> bool:
@@ -87,6 +88,9 @@ class Fault:
     transports: tuple[str, ...] = ("http", "openai")
     #: The endpoints whose cases the run includes (``conformance run --endpoint``); None: all of them.
     scope: tuple[str, ...] | None = None
+    #: Only property-based runs catch it: the run has them on (fixed seed); every other fault's
+    #: run has them off (so that their verdicts stay about the example cases).
+    property: bool = False
 
 
 FAULTS: dict[str, Fault] = {}
@@ -111,6 +115,7 @@ def fault(
     outcome: str = "fail",
     transports=("http", "openai"),
     scope: tuple[str, ...] | None | object = _DEFAULT_SCOPE,
+    property: bool = False,
 ):
     """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``.
 
@@ -133,6 +138,7 @@ def fault(
             outcome=outcome,
             transports=tuple(transports),
             scope=_default_scope(name, fn.__module__) if scope is _DEFAULT_SCOPE else scope,
+            property=property,
         )
         return fn
 
@@ -161,6 +167,7 @@ class FaultyApp:
             path=path[3:] if path.startswith("/v1") else path,
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
             body=b"".join(chunks),
+            query=scope.get("query_string", b"").decode("latin-1"),
         )
         resp = self.fault.on_request(req) if self.fault.on_request else None
         if resp is None:
