@@ -41,8 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--property", default="quick", choices=PROPERTY_DEPTHS, help="property-based runs generated from the OpenAPI spec: quick (default; one coverage case per kind of value or violation), deep (every coverage case; pair with --property-examples 50), off")
     run.add_argument("--property-examples", type=int, default=DEFAULT_PROPERTY_EXAMPLES, metavar="N", help=f"random (fuzzed) requests per operation and mode in property-based runs (default: {DEFAULT_PROPERTY_EXAMPLES})")
     run.add_argument("--seed", type=int, default=None, metavar="N", help="hypothesis seed of the property-based runs, to reproduce one (default: random; the report records it)")
+    run.add_argument("--update-goldens", action="store_true", help="write the target's response shapes to fixtures/golden/ (the golden cases pass) instead of comparing; review the diff before committing")
     run.add_argument("--workers", default=None, help="parallel pytest-xdist workers: a number, 'auto', or 0 for none (default: 4 for a remote target, none for the embedded server)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest (-k, -x, ...)")
+
+    survey = sub.add_parser("survey", help="classify what a target does with each request parameter (honoured, rejected, ignored, broken); optionally write a draft profile")
+    survey.add_argument("--base-url", help="target base URL (default: $OPENAI_BASE_URL, else the embedded server)")
+    survey.add_argument("--profile", default="scaleway", help="profile giving the default models (its claims are not used; default: scaleway)")
+    survey.add_argument("--model", action="append", default=[], metavar="CAPABILITY=NAME", help="model for a capability; repeatable")
+    survey.add_argument("--api-key-env", metavar="NAME", help="environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)")
+    survey.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response (default: 60)")
+    survey.add_argument("--s3-bucket", metavar="NAME", help="bucket for the batch input file (default: $CONFORMANCE_S3_BUCKET)")
+    survey.add_argument("--endpoint", action="append", default=[], metavar="NAME", help="survey only this endpoint; repeatable or comma-separated")
+    survey.add_argument("--report-dir", default="reports", help="where survey.json goes (default: reports/)")
+    survey.add_argument("--write-profile", metavar="PATH", help="write a draft profile YAML for the target there")
+    survey.add_argument("--name", help="name of the drafted profile (default: from the target's host)")
+    survey.add_argument("--workers", type=int, default=4, help="requests in flight (default: 4)")
 
     serve = sub.add_parser("serve", help="serve the embedded reference server (keys from $CONFORMANCE_SERVER_API_KEY, comma-separated)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
@@ -55,35 +69,52 @@ def _fail_usage(message: str) -> int:
     return EXIT_USAGE
 
 
+def _embedded_unless_target(stack: ExitStack, args: argparse.Namespace) -> str | None:
+    """Start the embedded reference server when no target is given; its URL, or None."""
+    if args.base_url or os.environ.get("OPENAI_BASE_URL"):
+        return None
+    from .embedded import embedded_server
+
+    return stack.enter_context(embedded_server())
+
+
+def _settings(args: argparse.Namespace, embedded_url: str | None, **extra):
+    """Settings from the options ``run`` and ``survey`` share (raises UsageError)."""
+    from .settings import resolve
+
+    return resolve(
+        base_url=args.base_url,
+        model_specs=args.model,
+        report_dir=args.report_dir,
+        api_key_env=args.api_key_env,
+        timeout=args.timeout,
+        embedded_url=embedded_url,
+        s3_bucket=None if embedded_url else args.s3_bucket,
+        endpoints=args.endpoint,
+        **extra,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .preflight import preflight
-    from .settings import UsageError, resolve
+    from .settings import UsageError
 
     extra = list(args.pytest_args)
     if extra[:1] == ["--"]:
         extra = extra[1:]
     with ExitStack() as stack:
-        embedded_url = None
-        if not args.base_url and not os.environ.get("OPENAI_BASE_URL"):
-            from .embedded import embedded_server
-
-            embedded_url = stack.enter_context(embedded_server())
+        embedded_url = _embedded_unless_target(stack, args)
         try:
-            settings = resolve(
-                base_url=args.base_url,
+            settings = _settings(
+                args,
+                embedded_url,
                 profile=args.profile,
-                model_specs=args.model,
-                report_dir=args.report_dir,
-                api_key_env=args.api_key_env,
-                timeout=args.timeout,
-                embedded_url=embedded_url,
                 fixtures_url=args.fixtures_url,
-                s3_bucket=None if embedded_url else args.s3_bucket,
                 batch_max_wait=args.batch_max_wait,
-                endpoints=args.endpoint,
                 property_depth=args.property,
                 property_examples=args.property_examples,
                 property_seed=args.seed,
+                update_goldens=args.update_goldens,
             )
             if args.seed is not None and args.seed < 0:
                 raise UsageError(f"--seed must be 0 or more, got {args.seed}")
@@ -118,6 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += [f"--conformance-model={m}" for m in args.model]
         if args.seed is not None:
             pytest_args.append(f"--conformance-seed={args.seed}")
+        if args.update_goldens:
+            pytest_args.append("--conformance-update-goldens")
         pytest_args += [f"--conformance-endpoint={e}" for e in args.endpoint]
         if embedded_url:
             pytest_args.append(f"--conformance-embedded-url={embedded_url}")
@@ -149,6 +182,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_USAGE
 
 
+def cmd_survey(args: argparse.Namespace) -> int:
+    from .preflight import preflight
+    from .settings import UsageError
+    from .survey import draft_profile, run_survey, summary_lines
+    from .transport import make_transport
+
+    with ExitStack() as stack:
+        embedded_url = _embedded_unless_target(stack, args)
+        try:
+            settings = _settings(args, embedded_url, profile="scaleway" if args.profile == "none" else args.profile)
+            if args.workers < 1:
+                raise UsageError(f"--workers must be at least 1, got {args.workers}")
+            preflight(settings)
+        except UsageError as exc:
+            return _fail_usage(str(exc))
+        if settings.fixtures_url is None and embedded_url is None:
+            from .settings import is_loopback
+
+            if is_loopback(settings.base_url):
+                from .fixtures_server import serve_fixtures
+
+                import dataclasses
+
+                settings = dataclasses.replace(settings, fixtures_url=stack.enter_context(serve_fixtures()))
+        transport = make_transport("http", settings.base_url, settings.api_key, settings.timeout)
+        try:
+            survey = run_survey(settings, transport, workers=args.workers)
+        finally:
+            transport.close()
+    from .redact import redact_obj
+
+    survey = redact_obj(survey)
+    report_dir = Path(args.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "survey.json").write_text(json.dumps(survey, indent=2, ensure_ascii=False) + "\n")
+    print(f"survey of {survey['target']['base_url']} · {survey['usage']['requests']} requests")
+    for line in summary_lines(survey):
+        print(line)
+    print(f"survey: {report_dir / 'survey.json'}")
+    if args.write_profile:
+        Path(args.write_profile).write_text(draft_profile(survey, args.name))
+        print(f"draft profile: {args.write_profile} (review it before use)")
+    return EXIT_PASS
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
@@ -160,8 +238,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run" and args.profile == "none":
+        # no claims to check: find out what the target does instead
+        print("conformance: --profile none: surveying the target's parameters instead (see `conformance survey -h`)", file=sys.stderr)
+        survey_args = ["survey", *(["--base-url", args.base_url] if args.base_url else []), *[f"--model={m}" for m in args.model], "--report-dir", args.report_dir, "--timeout", str(args.timeout), *[f"--endpoint={e}" for e in args.endpoint]]
+        if args.api_key_env:
+            survey_args += ["--api-key-env", args.api_key_env]
+        if args.s3_bucket:
+            survey_args += ["--s3-bucket", args.s3_bucket]
+        return cmd_survey(_parser().parse_args(survey_args))
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "survey":
+        return cmd_survey(args)
     return cmd_serve(args)
 
 

@@ -36,6 +36,7 @@ ENDPOINT = "--conformance-endpoint"
 PROPERTY = "--conformance-property"
 PROPERTY_EXAMPLES = "--conformance-property-examples"
 SEED = "--conformance-seed"
+UPDATE_GOLDENS = "--conformance-update-goldens"
 
 _SETTINGS = pytest.StashKey[Any]()
 _STATE = pytest.StashKey[dict]()
@@ -58,6 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(PROPERTY, dest="conformance_property", default="quick", choices=("off", "quick", "deep"), help="Property-based runs generated from the OpenAPI spec: off, quick (default: one coverage case per kind of value or violation) or deep (every coverage case).")
     group.addoption(PROPERTY_EXAMPLES, dest="conformance_property_examples", type=int, default=None, metavar="N", help="Random (fuzzed) requests per operation and mode in property-based runs (default: 3).")
     group.addoption(SEED, dest="conformance_seed", type=int, default=None, metavar="N", help="Hypothesis seed of the property-based runs (default: random; the report records it).")
+    group.addoption(UPDATE_GOLDENS, dest="conformance_update_goldens", action="store_true", default=False, help="Golden checks write the target's response shapes to fixtures/golden/ instead of comparing.")
     group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
 
 
@@ -126,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
             property_depth=opt.conformance_property,
             property_examples=opt.conformance_property_examples,
             property_seed=seed,
+            update_goldens=opt.conformance_update_goldens,
         )
         if settings.fixtures_url is None and is_loopback(settings.base_url):
             from .fixtures_server import serve_fixtures

@@ -120,9 +120,66 @@ def spec_required(op: PropertyOperation) -> list[str]:
     return list(schema.get("required", ()))
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _spec_bounds(schema: Any, doc: dict) -> dict[str, Any]:
+    """The numeric bounds the document puts on a property (first numeric branch of anyOf/oneOf)."""
+    if not isinstance(schema, dict):
+        return {}
+    if "$ref" in schema:
+        return _spec_bounds(doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]], doc)
+    found = {k: schema[k] for k in _BOUNDS if k in schema}
+    if found:
+        return found
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, ()):
+            found = _spec_bounds(sub, doc)
+            if found:
+                return found
+    return {}
+
+
+def spec_property(op: PropertyOperation, name: str) -> Any:
+    """The document's own schema of parameter ``name`` of ``op`` (body property or parameter)."""
+    if op.request is None:
+        return _parameter_schemas(op)[0].get(name)
+    doc = load_document()
+    schema = doc["components"]["schemas"][op.request]
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        while isinstance(node, dict) and "$ref" in node:
+            node = doc["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+        if not isinstance(node, dict):
+            continue
+        if name in node.get("properties", {}):
+            return node["properties"][name]
+        stack += node.get("allOf", [])
+    return None
+
+
+def _negative_bounds(name: str, schema: Any, op: PropertyOperation) -> Any:
+    """In negative mode a number's bounds are the document's where it has them: the violations
+    generated are then just past the spec's limits (not past the narrowing, which the spec allows)."""
+    if not isinstance(schema, dict) or not any(k in schema for k in _BOUNDS):
+        return schema
+    spec = _spec_bounds(spec_property(op, name), load_document())
+    out = dict(schema)
+    for side in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if any(k in spec for k in side):  # the spec bounds this side: its bound replaces ours
+            for key in side:
+                out.pop(key, None)
+                if key in spec:
+                    out[key] = spec[key]
+    return out
+
+
 def generation_document(op: PropertyOperation, profile: Profile, model: str | None, models: list[str], mode: str) -> dict[str, Any]:
     """A one-operation OpenAPI 3.1 document schemathesis generates ``mode`` cases from."""
     params = _substitute(generated_parameters(op, profile, mode), model, models)
+    if mode == NEGATIVE:
+        params = {name: _negative_bounds(name, schema, op) for name, schema in params.items()}
     required = [name for name in (op.required if op.required is not None else spec_required(op)) if name in params]
     operation: dict[str, Any] = {"responses": {"200": {"description": "success"}}}
     if op.has_body:

@@ -79,6 +79,8 @@ class Settings:
     property_depth: str = "quick"
     property_examples: int = DEFAULT_PROPERTY_EXAMPLES
     property_seed: int = 0
+    #: Golden checks write the target's shapes to fixtures/golden/ instead of comparing.
+    update_goldens: bool = False
 
     def selects(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
@@ -181,6 +183,7 @@ def resolve(
     property_depth: str = "quick",
     property_examples: int | None = None,
     property_seed: int | None = None,
+    update_goldens: bool = False,
 ) -> Settings:
     """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
     embedded = embedded_url is not None
@@ -220,4 +223,5 @@ def resolve(
         property_depth=property_depth,
         property_examples=property_examples,
         property_seed=0 if property_seed is None else property_seed,
+        update_goldens=update_goldens,
     )

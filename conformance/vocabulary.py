@@ -45,6 +45,7 @@ FEATURES: dict[str, str] = {
     "batch-list": "listing batches: after, limit, has_more, first_id, last_id",
     "batch-cancel": "cancelling a batch: cancelling then cancelled, never back to running",
     "batch-errors": "bad batch input (duplicate custom_id, wrong url, non-JSON line) refused or reported in the error file",
+    "golden": "responses have the shape of the documented example exchanges (fixtures/golden/)",
     "property-based": "requests generated from the OpenAPI spec (schemathesis): valid ones answered per the spec, invalid ones refused",
 }
 

@@ -22,6 +22,9 @@ _ENV.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=F
 
 def evidence_summary(item: dict[str, Any]) -> str:
     """One line for an evidence record: method, URL, status, follow-ups."""
+    if "mode" in item and "sent" in item and "request" not in item:  # a passing property-based run
+        statuses = ", ".join(f"{n}×{s}" for s, n in (item.get("statuses") or {}).items())
+        return f"property-based, {item['mode']}: {item['sent']} generated requests ({statuses}) · seed {item.get('seed')}"
     request = item.get("request") or {}
     response = item.get("response") or {}
     line = f"{request.get('method', '')} {request.get('url', '')} → {response.get('status', 'no response')}".strip()

@@ -277,10 +277,29 @@ def patch_invalid_defaults(doc: dict, sites: list[str]) -> dict:
     return doc
 
 
+#: P4: bounds upstream states only in prose, written into the schema (pointer -> keywords).
+PROSE_BOUNDS = {
+    # "Limit can range between 1 and 100, and the default is 20."
+    "#/paths/~1batches/get/parameters/1/schema": {"minimum": 1, "maximum": 100},
+}
+
+
+def patch_prose_bounds(doc: dict, sites: list[str]) -> dict:
+    """P4: add the bounds of ``PROSE_BOUNDS``, which the upstream description states in words."""
+    for pointer, keywords in PROSE_BOUNDS.items():
+        node = _lookup(doc, pointer)
+        if any(k in node for k in keywords):
+            raise ValueError(f"P4: {pointer} already has {sorted(set(keywords) & set(node))}: update PROSE_BOUNDS")
+        node.update(keywords)
+        sites.append(pointer)
+    return doc
+
+
 PATCHES = [
     ("P1", "OpenAPI 3.0 `nullable` rewritten to JSON Schema 2020-12 null types", patch_nullable),
     ("P2", "draft 2019-09 `$recursiveRef` rewritten to `$ref`", patch_recursive_ref),
     ("P3", "`default` values invalid against their own schema dropped", patch_invalid_defaults),
+    ("P4", "bounds stated only in prose written into the schema", patch_prose_bounds),
 ]
 
 # ---------------------------------------------------------------------------

@@ -184,7 +184,7 @@ class FaultyApp:
         if "authorization" in req.headers:
             raw_headers.append((b"authorization", req.headers["authorization"].encode()))
         raw_headers.append((b"content-length", str(len(req.body)).encode()))
-        inner_scope = dict(scope, headers=raw_headers)
+        inner_scope = dict(scope, headers=raw_headers, query_string=req.query.encode("latin-1"))
         sent = False
 
         async def receive():

@@ -74,3 +74,23 @@ def list_bad_limit_500(req):
         if any(not value.lstrip("-").isdigit() for value in limits):
             return Resp(500, {"content-type": "text/plain"}, b"Internal Server Error")
     return None
+
+
+@fault("property_chat_n_above_spec_maximum_clamped", INVALID, property=True, scope=("chat",))
+def n_above_maximum_clamped(req):
+    """n above the spec's maximum of 128 is clamped to 1 and answered 200 instead of refused."""
+    body = _post(req, "/chat/completions")
+    if body and _number(body.get("n")) and body["n"] > 128:
+        body["n"] = 1
+        req.set_json(body)
+    return None
+
+
+@fault("property_batches_list_limit_above_100_clamped", INVALID, property=True, scope=("batches",))
+def list_limit_clamped(req):
+    """GET /batches with limit above 100 (the documented maximum) is clamped and answered 200."""
+    if req.method == "GET" and req.path == "/batches":
+        limits = parse_qs(req.query, keep_blank_values=True).get("limit", [])
+        if limits and limits[-1].isdigit() and int(limits[-1]) > 100:
+            req.query = "limit=100"
+    return None

@@ -263,3 +263,13 @@ def missing_file_500(req):
     if form is not None and "file" not in form.files:
         return Resp(500, {"content-type": "text/plain"}, b"Internal Server Error")
     return None
+
+
+@fault("transcriptions_usage_dropped", "golden.shape.matches")
+def usage_dropped(req, resp):
+    """JSON transcriptions come back without the documented `usage` (optional in the spec, so only the golden shape sees it)."""
+    if req.method == "POST" and req.path == "/audio/transcriptions" and resp.status == 200:
+        body = resp.json
+        if isinstance(body, dict) and "usage" in body:
+            del body["usage"]
+            resp.set_json(body)
