@@ -14,7 +14,7 @@ import json
 import re
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import CHECKS, CheckContext, Failure, load_all
@@ -46,6 +46,9 @@ class Generated:
     why_invalid: list[str]
     #: A wrong method or Content-Type: any 4xx is a correct refusal.
     protocol_probe: bool = False
+    #: The schemathesis case it came from, for schemathesis' own sending (http runs); None when
+    #: that cannot carry it (multipart: schemathesis names every file part "file", no extension).
+    case: Any = field(default=None, repr=False, compare=False)
 
     def key(self) -> str:
         r = self.request
@@ -242,6 +245,11 @@ def generate(op: PropertyOperation, settings: Settings, mode: str, *, depth: str
         out.append(item)
         return True
 
+    def attach(item: Generated | None, case: Any) -> Generated | None:
+        if item is not None and not op.multipart:
+            item.case = case
+        return item
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for case in schema.iter_coverage_cases(operation, generation_modes=[generation_mode], generation_config=config):
@@ -249,7 +257,7 @@ def generate(op: PropertyOperation, settings: Settings, mode: str, *, depth: str
             kind = quick_kind(origin) if depth == "quick" else origin + str(len(kinds))
             if kind is None or kind in kinds:
                 continue
-            if keep(to_generated(op, case, mode, origin)):
+            if keep(attach(to_generated(op, case, mode, origin), case)):
                 kinds.add(kind)
         if examples > 0:
             drawn: list[Any] = []
@@ -269,7 +277,7 @@ def generate(op: PropertyOperation, settings: Settings, mode: str, *, depth: str
             for case in drawn:
                 if fuzzed >= examples:
                     break
-                if keep(to_generated(op, case, mode, "fuzzing")):
+                if keep(attach(to_generated(op, case, mode, "fuzzing"), case)):
                     fuzzed += 1
     return out
 
@@ -296,6 +304,55 @@ def curl_command(request: ApiRequest, base_url: str) -> str:
     return redact(" ".join(parts))
 
 
+class SchemathesisSender:
+    """schemathesis' own sending (``case.call``, the requests library): the first of the http
+    run's two raw-HTTP senders (httpx replays every case too)."""
+
+    name = "http"
+
+    def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
+        import requests
+
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def sender_for(self, case: Any) -> Any:
+        sender = self
+
+        class _One:
+            name = "http"
+
+            def send(self, request: ApiRequest) -> Exchange:
+                return sender.send(case, request)
+
+        return _One()
+
+    def send(self, case: Any, request: ApiRequest) -> Exchange:
+        import requests
+
+        from .transport.base import Stopwatch, decode_json, decode_stream
+
+        watch = Stopwatch()
+        try:
+            response = case.call(base_url=self.base_url, session=self.session, headers=self.headers, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise Unjudgeable(f"timed out (schemathesis' own sending): {type(exc).__name__}") from None
+        except requests.ConnectionError as exc:
+            raise Unjudgeable(f"could not reach {public_url(self.base_url)} (schemathesis' own sending): {type(exc).__name__}") from None
+        headers = {k.lower(): (v[-1] if isinstance(v, list) else v) for k, v in response.headers.items()}
+        ex = Exchange(request=request, transport="http", url=self.base_url + request.path, status=response.status_code, headers=headers, raw=response.content, elapsed_ms=watch.ms())
+        if ex.content_type == "text/event-stream":
+            ex.sse, ex.chunks = decode_stream(ex.raw)
+        else:
+            ex.json, ex.json_error = decode_json(ex.raw)
+        return ex
+
+    def close(self) -> None:
+        self.session.close()
+
+
 @dataclass
 class Outcome:
     status: str  # pass, fail or error
@@ -311,10 +368,30 @@ class PropertyRun:
         self.settings, self.transport, self.counter, self.mode = settings, transport, counter, mode
         self.spec = CHECKS[CHECK_BY_MODE[mode]]
         self.baseline_ok: dict[str, bool] = {}
+        #: The http run sends every case twice: schemathesis' own way, and through httpx.
+        self.schemathesis = SchemathesisSender(settings.base_url, settings.api_key, settings.timeout) if transport.name == "http" else None
+        self.schemathesis_skipped = 0
+
+    def close(self) -> None:
+        if self.schemathesis is not None:
+            self.schemathesis.close()
 
     def judge(self, item: Generated) -> Outcome:
+        outcome = self._judge_through(self.transport, item)
+        if outcome.status != PASS or self.schemathesis is None or item.case is None:
+            return outcome
         try:
-            ex = send_with_retry(self.transport, item.request, self.counter)
+            again = self._judge_through(self.schemathesis.sender_for(item.case), item)
+        except Exception:  # noqa: BLE001 - schemathesis cannot serialise this case (e.g. lone surrogates in a query): httpx carried it
+            self.schemathesis_skipped += 1
+            return outcome
+        if again.status != PASS:
+            again.message = f"through schemathesis' own sending (requests): {again.message}"
+        return again
+
+    def _judge_through(self, transport: Any, item: Generated) -> Outcome:
+        try:
+            ex = send_with_retry(transport, item.request, self.counter)
         except Unjudgeable as exc:
             return Outcome(ERROR, str(exc))
         if ex.status in UNJUDGEABLE_STATUSES:
@@ -452,6 +529,16 @@ def run_property(endpoint: str, mode: str, settings: Settings, transport: Transp
     if not items:
         return verdict(SKIP, f"no {mode} request can be generated for {endpoint} from the spec (nothing it constrains)", summary)
     run = PropertyRun(settings, transport, counter, mode)
+    summary["senders"] = ["schemathesis (requests)", "httpx"] if run.schemathesis is not None else ["openai client"]
+    try:
+        return _judge_all(run, items, summary, verdict, settings)
+    finally:
+        run.close()
+
+
+def _judge_all(run: PropertyRun, items: list[Generated], summary: dict[str, Any], verdict: Any, settings: Settings) -> Verdict:
+    """Judge every item; the first failure, shrunk, is the verdict (three errors end the run)."""
+    mode = run.mode
     statuses: dict[str, int] = {}
     errors: list[tuple[Generated, Outcome]] = []
     for index, item in enumerate(items):
@@ -478,6 +565,8 @@ def run_property(endpoint: str, mode: str, settings: Settings, transport: Transp
             }
             return verdict(FAIL, f"{small.operation.label}: {small_outcome.message}", evidence)
     summary.update({"sent": len(items), "statuses": dict(sorted(statuses.items())), "origins": sorted({item.origin for item in items})[:40]})
+    if run.schemathesis_skipped:
+        summary["schemathesis_could_not_send"] = run.schemathesis_skipped
     if errors:
         item, outcome = errors[0]
         evidence = {**summary, "curl": curl_command(item.request, settings.base_url), **(exchange_evidence(outcome.exchange) if outcome.exchange else {})}

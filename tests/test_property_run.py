@@ -147,3 +147,32 @@ def test_curl_command_never_contains_the_key():
     form = ApiRequest("POST", "/audio/transcriptions", form={"model": "whisper"}, files={"file": ("hello.wav", b"RIFF", "audio/wav")})
     assert "-F model=whisper" in curl_command(form, "http://h/v1")
     assert "file=@fixtures/audio/hello.wav;type=audio/wav" in curl_command(form, "http://h/v1")
+
+
+def test_the_http_run_sends_every_case_through_schemathesis_and_httpx(tmp_path, monkeypatch):
+    from conformance.property_run import run_property
+    from conformance.server import ServerThread
+    from conformance.transport import Counter, make_transport
+    from tests.faulty import API_KEY, Fault, FaultyApp
+
+    agents: list[str] = []
+
+    def record(req):
+        if req.path == "/embeddings":
+            agents.append(req.headers.get("user-agent", ""))
+        return None
+
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    with ServerThread(FaultyApp(Fault(name="spy", description="", breaks=frozenset(), on_request=record))) as server:
+        settings = resolve(base_url=server.base_url, profile="scaleway", model_specs=[], report_dir=tmp_path, property_seed=1)
+        transport = make_transport("http", settings.base_url, settings.api_key, settings.timeout)
+        counter = Counter()
+        try:
+            verdict = run_property("embeddings", POSITIVE, settings, transport, counter)
+        finally:
+            transport.close()
+    assert verdict.status == "pass", verdict.message
+    assert verdict.evidence["senders"] == ["schemathesis (requests)", "httpx"]
+    by_schemathesis = [a for a in agents if a.startswith("python-requests/")]  # case.call on our session
+    assert by_schemathesis and len(by_schemathesis) == len(agents) - len(by_schemathesis) == verdict.evidence["sent"]
+    assert counter.requests == len(agents)
