@@ -207,8 +207,21 @@ def _keep_hypothesis_out_of_cwd() -> None:
     set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "conformance-hypothesis")
 
 
+#: Generated requests by what determines them: both transports' runs of one process share them.
+_GENERATED: dict[tuple, list[Generated]] = {}
+
+
 def generate(op: PropertyOperation, settings: Settings, mode: str, *, depth: str, examples: int, seed: int, with_probes: bool) -> list[Generated]:
-    """The requests to send for ``op`` in ``mode``: coverage cases, then seeded fuzzing ones."""
+    """The requests to send for ``op`` in ``mode``: coverage cases, then seeded fuzzing ones
+    (the same arguments give the same requests; they are generated once per process)."""
+    model = settings.model_for(op.capability) if op.capability else None
+    key = (op.label, mode, depth, examples, seed, with_probes, model, tuple(sorted(set(settings.models.values()))), settings.profile.name, json.dumps(settings.profile.endpoints, sort_keys=True, default=str))
+    if key not in _GENERATED:
+        _GENERATED[key] = _generate(op, settings, mode, depth=depth, examples=examples, seed=seed, with_probes=with_probes)
+    return list(_GENERATED[key])
+
+
+def _generate(op: PropertyOperation, settings: Settings, mode: str, *, depth: str, examples: int, seed: int, with_probes: bool) -> list[Generated]:
     import warnings
 
     import schemathesis

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from .openapi import DOCUMENT_URI, _registry, load_document, request_schema, schema_errors
+from .openapi import _registry, load_document, request_schema, schema_errors
 from .paths import specs_dir
 from .profiles import Profile
 from .vocabulary import ENDPOINTS, FEATURES
@@ -312,5 +312,3 @@ def contract_errors(op: PropertyOperation, *, body: Any = None, form: dict[str, 
     errors = sorted(_parameters_validator(op.path, op.method).iter_errors(view), key=lambda e: e.json_path)
     return [f"{e.json_path}: {e.message}" for e in errors]
 
-
-__all__ = ["DOCUMENT_URI", "MODES", "NEGATIVE", "POSITIVE", "PropertyOperation", "contract_errors", "generation_document", "load_operations", "operations_for"]
