@@ -48,7 +48,7 @@ def _optional_may_be_null(node: Any) -> Any:
 
 
 @functools.cache
-def _registry(optional_nulls: bool = False) -> Registry:
+def registry(optional_nulls: bool = False) -> Registry:
     # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
     document = load_document()
     if optional_nulls:
@@ -63,7 +63,7 @@ def _validator(component: str, optional_nulls: bool = False) -> Draft202012Valid
     # OpenAPI-only keywords (discriminator, example, x-*) are unknown to Draft 2020-12 and thus ignored;
     # `format` is annotation-only by default. The generator has already rewritten 3.0 `nullable`.
     schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component}"}
-    return Draft202012Validator(schema, registry=_registry(optional_nulls))
+    return Draft202012Validator(schema, registry=registry(optional_nulls))
 
 
 def _rejects_tag(errors: list[ValidationError]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from .openapi import _registry, load_document, request_schema, schema_errors
+from .openapi import registry, load_document, request_schema, schema_errors
 from .paths import specs_dir
 from .profiles import Profile
 from .vocabulary import ENDPOINTS, FEATURES
@@ -219,7 +219,7 @@ def _parameter_schemas_of(path: str, method: str) -> tuple[dict[str, Any], list[
 def _parameters_validator(path: str, method: str) -> Draft202012Validator:
     properties, required = _parameter_schemas_of(path, method)
     schema = {"type": "object", "properties": properties, "required": required}
-    return Draft202012Validator(schema, registry=_registry())
+    return Draft202012Validator(schema, registry=registry())
 
 
 def _form_property_types(op: PropertyOperation) -> dict[str, set[str]]:

@@ -137,14 +137,14 @@ def _json_or_none(line: str) -> Any:
         return None
 
 
-def _resolve(value: Any, staged: dict[str, dict[str, Any]]) -> Any:
+def resolve_uploads(value: Any, staged: dict[str, dict[str, Any]]) -> Any:
     """``value`` with each ``$upload:`` placeholder replaced by its object's URL."""
     if isinstance(value, str):
         return staged[value]["url"] if value in staged else value
     if isinstance(value, list):
-        return [_resolve(v, staged) for v in value]
+        return [resolve_uploads(v, staged) for v in value]
     if isinstance(value, dict):
-        return {k: _resolve(v, staged) for k, v in value.items()}
+        return {k: resolve_uploads(v, staged) for k, v in value.items()}
     return value
 
 
@@ -183,7 +183,7 @@ def run_case(
         staged = stage_uploads(case, settings, model, transport.name)
     except Unjudgeable as exc:
         return verdicts(ERROR, str(exc), {})
-    request.body = _resolve(request.body, staged)
+    request.body = resolve_uploads(request.body, staged)
     try:
         ex = send_with_retry(transport, request, counter)
     except Unjudgeable as exc:
@@ -201,7 +201,7 @@ def run_case(
     uploads = {"staged": {entry["url"]: entry for entry in staged.values()}} if staged else {}
     results = []
     for spec, params in specs:
-        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**_resolve({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {})
+        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {})
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""

@@ -30,10 +30,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .cases import Case, _merge, _nest, _unsupported_values
+from .cases import Case, merge, nest, unsupported_values_table
 from .openapi import load_document
 from .paths import specs_dir
-from .runner import exchange_evidence, stage_uploads, _resolve
+from .runner import exchange_evidence, resolve_uploads, stage_uploads
 from .settings import Settings
 from .transport import Counter, Exchange, Transport, Unjudgeable, send_with_retry
 from .vocabulary import ENDPOINTS
@@ -114,7 +114,7 @@ def parameters(endpoint: str) -> list[str]:
     values = entry.get("values", {})
     names = [name for name in _request_properties(endpoint) if name not in base or name in values]
     if entry.get("table"):
-        names += [name for name in _unsupported_values()[entry["table"]]["values"] if name not in names]
+        names += [name for name in unsupported_values_table()[entry["table"]]["values"] if name not in names]
     return names
 
 
@@ -158,7 +158,7 @@ def value_for(endpoint: str, name: str) -> Any:
     if name in entry.get("values", {}):
         return entry["values"][name]
     if entry.get("table"):
-        table = _unsupported_values()[entry["table"]]["values"]
+        table = unsupported_values_table()[entry["table"]]["values"]
         if name in table:
             return table[name]
     return _generated_values(endpoint).get(name)
@@ -172,15 +172,15 @@ def probe_request(endpoint: str, name: str | None, value: Any = None) -> dict[st
         return request
     companions = entry.get("companions", {}).get(name)
     if companions is None and entry.get("table"):
-        companions = _unsupported_values()[entry["table"]].get("companions", {}).get(name)
+        companions = unsupported_values_table()[entry["table"]].get("companions", {}).get(name)
     companions = copy.deepcopy(companions or {})
     if "form" in request:
         field_name = f"{name}[]" if isinstance(value, list) else name
-        request["form"][field_name] = value
+        request["form"][field_name] = copy.deepcopy(value)
         request["form"].update(companions)
     else:
-        _merge(request["body"], companions)
-        _merge(request["body"], _nest(name, value))
+        merge(request["body"], companions)
+        merge(request["body"], nest(name, copy.deepcopy(value)))
     return request
 
 
@@ -279,7 +279,7 @@ def _send(endpoint: str, request: dict[str, Any], settings: Settings, transport:
     case = Case(id=f"survey.{endpoint}.{label}", endpoint=endpoint, feature="core", description="survey", request=request, checks=(), capability=capability)
     api_request = case.build_request(model, settings.fixtures_url)
     staged = stage_uploads(case, settings, model, transport.name)
-    api_request.body = _resolve(api_request.body, staged)
+    api_request.body = resolve_uploads(api_request.body, staged)
     return send_with_retry(transport, api_request, counter)
 
 

@@ -162,19 +162,21 @@ def static_cases() -> tuple[Case, ...]:
 
 
 @cache
-def _unsupported_values() -> dict[str, Any]:
+@cache
+def unsupported_values_table() -> dict[str, Any]:
+    """cases/unsupported_values.yaml, read once (shared: callers copy what they change)."""
     return yaml.safe_load((CASES_DIR / "unsupported_values.yaml").read_text())
 
 
-def _nest(dotted: str, value: Any) -> dict[str, Any]:
+def nest(dotted: str, value: Any) -> dict[str, Any]:
     head, _, rest = dotted.partition(".")
-    return {head: _nest(rest, value) if rest else value}
+    return {head: nest(rest, value) if rest else value}
 
 
-def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            merge(into[key], value)
         else:
             into[key] = value
     return into
@@ -186,7 +188,7 @@ class UnknownParameterValue(KeyError):
 
 def unsupported_cases(profile: Profile) -> list[Case]:
     """One case per parameter the profile documents as unsupported, for endpoints with sample data."""
-    table = _unsupported_values()
+    table = unsupported_values_table()
     cases = []
     for endpoint in ENDPOINTS:
         params = profile.unsupported(endpoint)
@@ -198,8 +200,8 @@ def unsupported_cases(profile: Profile) -> list[Case]:
             if parameter not in spec["values"]:
                 raise UnknownParameterValue(f"no sample value for unsupported {endpoint} parameter {parameter!r}")
             companions = spec.get("companions", {}).get(parameter, {})
-            control_body = _merge(copy.deepcopy(base), copy.deepcopy(companions))
-            body = _merge(copy.deepcopy(control_body), _nest(parameter, spec["values"][parameter]))
+            control_body = merge(copy.deepcopy(base), copy.deepcopy(companions))
+            body = merge(copy.deepcopy(control_body), nest(parameter, copy.deepcopy(spec["values"][parameter])))
             path = ENDPOINTS[endpoint]
             cases.append(
                 Case(
