@@ -11,7 +11,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from conformance.paths import openapi_path
+from conformance.paths import openapi_path, specs_dir
 
 DOCUMENT_URI = "urn:conformance:openapi"  # base URI the document is registered under
 MAX_ERRORS = 10
@@ -48,22 +48,59 @@ def _optional_may_be_null(node: Any) -> Any:
 
 
 @functools.cache
-def registry(optional_nulls: bool = False) -> Registry:
+def recommended_only() -> tuple[dict, ...]:
+    """``specs/openapi/recommended.yaml``: required properties clients do without (a warn, not a fail)."""
+    path = specs_dir() / "openapi" / "recommended.yaml"
+    return tuple(yaml.safe_load(path.read_text()) or ())
+
+
+def _relaxed(components: dict) -> dict:
+    """``components`` with the properties of :func:`recommended_only` no longer required."""
+    import copy
+
+    components = copy.deepcopy(components)
+    for entry in recommended_only():
+        node = components["schemas"][entry["component"]]
+        for step in entry.get("at") or ():
+            node = _step(node, step)
+        names = set(entry["properties"])
+        missing = names - set(node.get("required", ()))
+        if missing:
+            raise ValueError(f"recommended.yaml: {entry['component']} {entry.get('at')} does not require {sorted(missing)}")
+        node["required"] = [n for n in node["required"] if n not in names]
+    return components
+
+
+def _step(node: dict, step: str) -> dict:
+    """One step of a recommended.yaml path: a property name, ``[]`` (array items) or ``allOf[N]``."""
+    if step == "[]":
+        return node["items"]
+    if step.startswith("allOf[") and step.endswith("]"):
+        return node["allOf"][int(step[6:-1])]
+    return node["properties"][step]
+
+
+@functools.cache
+def registry(optional_nulls: bool = False, relaxed: bool = False) -> Registry:
     # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
     document = load_document()
+    components = document["components"]
+    if relaxed:
+        components = _relaxed(components)
     if optional_nulls:
-        document = {**document, "components": _optional_may_be_null(document["components"])}
+        components = _optional_may_be_null(components)
+    document = {**document, "components": components}
     return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
 
 
 @functools.cache
-def _validator(component: str, optional_nulls: bool = False) -> Draft202012Validator:
+def _validator(component: str, optional_nulls: bool = False, relaxed: bool = False) -> Draft202012Validator:
     if component not in load_document()["components"]["schemas"]:
         raise KeyError(component)
     # OpenAPI-only keywords (discriminator, example, x-*) are unknown to Draft 2020-12 and thus ignored;
     # `format` is annotation-only by default. The generator has already rewritten 3.0 `nullable`.
     schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component}"}
-    return Draft202012Validator(schema, registry=registry(optional_nulls))
+    return Draft202012Validator(schema, registry=registry(optional_nulls, relaxed))
 
 
 def _rejects_tag(errors: list[ValidationError]) -> bool:
@@ -89,7 +126,18 @@ def _describe(error: ValidationError) -> str:
     return f"{error.json_path}: {message}"
 
 
-def schema_errors(component: str, instance: Any, *, optional_nulls: bool = False) -> list[str]:
+def schema_findings(component: str, instance: Any) -> tuple[list[str], list[str]]:
+    """A response body against a component, as (errors, recommended): ``errors`` break the
+    contract; ``recommended`` are what only :func:`recommended_only` properties add. One rule on
+    nulls for every target: a property the schema does not require may be ``null`` (OpenAI's own
+    examples send ``"user": null``; vLLM-based servers ``"annotations": null``)."""
+    errors = schema_errors(component, instance, optional_nulls=True, relaxed=True)
+    if errors:
+        return errors, []
+    return [], schema_errors(component, instance, optional_nulls=True)
+
+
+def schema_errors(component: str, instance: Any, *, optional_nulls: bool = False, relaxed: bool = False) -> list[str]:
     """Errors of ``instance`` against ``#/components/schemas/<component>``, best match first.
 
     Each is ``"<JSON path>: <message>"``, e.g. ``$.choices[0].message.role: 'bot' is not one
@@ -97,7 +145,7 @@ def schema_errors(component: str, instance: Any, *, optional_nulls: bool = False
     With ``optional_nulls``, a property the schema does not require may also be null (what
     vLLM-based servers send, e.g. ``"annotations": null``); required ones stay strict.
     """
-    errors = sorted(_validator(component, optional_nulls).iter_errors(instance), key=relevance, reverse=True)
+    errors = sorted(_validator(component, optional_nulls, relaxed).iter_errors(instance), key=relevance, reverse=True)
     out: list[str] = []
     for error in errors:
         text = _describe(error)

@@ -21,22 +21,8 @@ from .redact import redact
 
 SUITE_DIR = PACKAGE_DIR / "suite"
 
-BASE_URL = "--conformance-base-url"
-PROFILE = "--conformance-profile"
-MODEL = "--conformance-model"
-REPORT_DIR = "--conformance-report-dir"
-API_KEY_ENV = "--conformance-api-key-env"
-TIMEOUT = "--conformance-timeout"
-FIXTURES_URL = "--conformance-fixtures-url"
-S3_BUCKET = "--conformance-s3-bucket"
-BATCH_MAX_WAIT = "--conformance-batch-max-wait"
-EMBEDDED_URL = "--conformance-embedded-url"
+#: Not options a user sets: `conformance run` hands its decisions over (skip the probe: it probed).
 NO_PREFLIGHT = "--conformance-no-preflight"
-ENDPOINT = "--conformance-endpoint"
-PROPERTY = "--conformance-property"
-PROPERTY_EXAMPLES = "--conformance-property-examples"
-SEED = "--conformance-seed"
-UPDATE_GOLDENS = "--conformance-update-goldens"
 
 _SETTINGS = pytest.StashKey[Any]()
 _STATE = pytest.StashKey[dict]()
@@ -44,23 +30,17 @@ _STATE = pytest.StashKey[dict]()
 
 # -- options ------------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from .options import add_pytest_options
+
     group = parser.getgroup("conformance", "OpenAI-compatibility conformance suite")
-    group.addoption(BASE_URL, dest="conformance_base_url", default=None, help="Base URL of the target, e.g. https://api.scaleway.ai/v1 (default: $OPENAI_BASE_URL, else the embedded reference server).")
-    group.addoption(PROFILE, dest="conformance_profile", default="scaleway", help="Profile name (specs/profiles/NAME.yaml) or path to a profile file (default: scaleway).")
-    group.addoption(MODEL, dest="conformance_model", action="append", default=[], metavar="CAPABILITY=NAME", help="Model for a capability (chat, tools, vision, audio, responses, embeddings, rerank, transcription); repeatable.")
-    group.addoption(REPORT_DIR, dest="conformance_report_dir", default="reports", help="Where report.json and report.html are written (default: reports/).")
-    group.addoption(API_KEY_ENV, dest="conformance_api_key_env", default=None, metavar="NAME", help="Read the API key from this environment variable (default: OPENAI_API_KEY, then SCW_SECRET_KEY).")
-    group.addoption(TIMEOUT, dest="conformance_timeout", type=float, default=60.0, help="Seconds to wait for one response (default: 60).")
-    group.addoption(FIXTURES_URL, dest="conformance_fixtures_url", default=None, metavar="URL", help="Where a remote target can fetch fixtures/ over https (image URLs); a local target is served them automatically.")
-    group.addoption(S3_BUCKET, dest="conformance_s3_bucket", default=None, metavar="NAME", help="Bucket for batch input/output files (default: $CONFORMANCE_S3_BUCKET); endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION.")
-    group.addoption(BATCH_MAX_WAIT, dest="conformance_batch_max_wait", type=float, default=None, metavar="SECONDS", help="Longest wait for a batch to finish; beyond it its checks are 'error' (default: 900).")
-    group.addoption(EMBEDDED_URL, dest="conformance_embedded_url", default=None, help="(internal) URL of an embedded server started by `conformance run`.")
-    group.addoption(ENDPOINT, dest="conformance_endpoints", action="append", default=[], metavar="NAME", help="Run only this endpoint's cases (models, chat, responses, embeddings, rerank, transcriptions, batches); repeatable or comma-separated.")
-    group.addoption(PROPERTY, dest="conformance_property", default="quick", choices=("off", "quick", "deep"), help="Property-based runs generated from the OpenAPI spec: off, quick (default: one coverage case per kind of value or violation) or deep (every coverage case).")
-    group.addoption(PROPERTY_EXAMPLES, dest="conformance_property_examples", type=int, default=None, metavar="N", help="Random (fuzzed) requests per operation and mode in property-based runs (default: 3).")
-    group.addoption(SEED, dest="conformance_seed", type=int, default=None, metavar="N", help="Hypothesis seed of the property-based runs (default: random; the report records it).")
-    group.addoption(UPDATE_GOLDENS, dest="conformance_update_goldens", action="store_true", default=False, help="Golden checks write the target's response shapes to fixtures/golden/ instead of comparing.")
+    add_pytest_options(group)
     group.addoption(NO_PREFLIGHT, dest="conformance_no_preflight", action="store_true", default=False, help="(internal) skip the reachability probe.")
+
+
+def _handoff(config: pytest.Config):
+    from .options import Handoff
+
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Handoff)), None)
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -70,7 +50,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def _suite_requested(config: pytest.Config) -> bool:
     if _is_worker(config):
         return bool(config.workerinput.get("conformance_active"))
-    if config.getoption("conformance_base_url") or config.getoption("conformance_embedded_url"):
+    if config.getoption("conformance_base_url") or config.getoption("conformance_embedded_url") or _handoff(config):
         return True
     for arg in config.args:
         name = str(arg).split("::")[0]
@@ -92,54 +72,60 @@ def pytest_configure(config: pytest.Config) -> None:
 
     state: dict[str, Any] = {"verdicts": [], "usage": {}, "started": datetime.now(timezone.utc), "t0": time.perf_counter(), "stack": ExitStack()}
     config.stash[_STATE] = state
-    opt = config.option
-    embedded_url = opt.conformance_embedded_url
+    handoff = _handoff(config)
+    try:
+        if handoff is not None:  # `conformance run` resolved and probed them
+            values, settings = dict(handoff.values), handoff.settings
+        else:
+            values = _option_values(config, state)
+            settings = resolve(**values)
+            if not _is_worker(config) and not config.option.conformance_no_preflight:
+                _known_checks_only(settings)
+                preflight(settings)
+        state["values"] = values
+        if settings.fixtures_url is None and is_loopback(settings.base_url):
+            from .fixtures_server import serve_fixtures
+
+            settings = dataclasses.replace(settings, fixtures_url=state["stack"].enter_context(serve_fixtures()))
+    except UsageError as exc:
+        state["stack"].close()
+        pytest.exit(f"conformance: {exc}", returncode=2)
+    config.stash[_SETTINGS] = settings
+
+
+def _option_values(config: pytest.Config, state: dict[str, Any]) -> dict[str, Any]:
+    """The resolve() keywords: a worker's from its controller; else from the pytest options, with
+    the embedded server started and the seed drawn when not given."""
+    from .options import values
+
     if _is_worker(config):
-        embedded_url = config.workerinput.get("conformance_embedded_url")
-    elif embedded_url is None and not opt.conformance_base_url:
+        return dict(config.workerinput["conformance_values"])
+    out = values(config.option)
+    if out.get("embedded_url") is None and not out.get("base_url"):
         import os
 
         if not os.environ.get("OPENAI_BASE_URL"):
             from .embedded import embedded_server
 
-            embedded_url = state["stack"].enter_context(embedded_server())
-    state["embedded_url"] = embedded_url
-    seed = opt.conformance_seed
-    if _is_worker(config):
-        seed = config.workerinput.get("conformance_seed", seed)
-    elif seed is None:
+            out["embedded_url"] = state["stack"].enter_context(embedded_server())
+    if out.get("embedded_url"):
+        out["s3_bucket"] = None
+    if out.get("property_seed") is None:
         import random
 
-        seed = random.SystemRandom().randrange(2**32)
-    state["seed"] = seed
-    try:
-        settings = resolve(
-            base_url=opt.conformance_base_url,
-            profile=opt.conformance_profile,
-            model_specs=opt.conformance_model,
-            report_dir=opt.conformance_report_dir,
-            api_key_env=opt.conformance_api_key_env,
-            timeout=opt.conformance_timeout,
-            embedded_url=embedded_url,
-            fixtures_url=opt.conformance_fixtures_url,
-            s3_bucket=None if embedded_url else opt.conformance_s3_bucket,
-            batch_max_wait=opt.conformance_batch_max_wait,
-            endpoints=opt.conformance_endpoints,
-            property_depth=opt.conformance_property,
-            property_examples=opt.conformance_property_examples,
-            property_seed=seed,
-            update_goldens=opt.conformance_update_goldens,
-        )
-        if settings.fixtures_url is None and is_loopback(settings.base_url):
-            from .fixtures_server import serve_fixtures
+        out["property_seed"] = random.SystemRandom().randrange(2**32)
+    return out
 
-            settings = dataclasses.replace(settings, fixtures_url=state["stack"].enter_context(serve_fixtures()))
-        if not _is_worker(config) and not opt.conformance_no_preflight:
-            preflight(settings)
-    except UsageError as exc:
-        state["stack"].close()
-        pytest.exit(f"conformance: {exc}", returncode=2)
-    config.stash[_SETTINGS] = settings
+
+def _known_checks_only(settings) -> None:
+    """Expectations may name only registered checks (a typo would silently expect nothing)."""
+    from .checks import load_all
+    from .settings import UsageError
+
+    known = set(load_all())
+    for entry in settings.expectations:
+        if entry.check not in known:
+            raise UsageError(f"--expectations {settings.expectations_path}: unknown check {entry.check!r}")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -148,8 +134,7 @@ def pytest_configure_node(node) -> None:
     state = node.config.stash.get(_STATE, None)
     node.workerinput["conformance_active"] = state is not None
     if state is not None:
-        node.workerinput["conformance_embedded_url"] = state["embedded_url"]
-        node.workerinput["conformance_seed"] = state["seed"]
+        node.workerinput["conformance_values"] = state["values"]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -203,16 +188,24 @@ def _transport(state: dict[str, Any], settings, name: str):
 
 
 def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any]) -> None:
-    """Attach the verdicts and usage to the item; fail it on a fail or error, skip it when all skip."""
+    """Attach the verdicts and usage to the item; fail it on an unexpected fail or error, xfail it
+    when every such verdict is expected (--expectations, --baseline), skip it when all skip (a
+    warn is reported but passes the item)."""
+    from .expectations import apply, is_unexpected
     from .vocabulary import ERROR, FAIL, SKIP
 
     request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
     request.node.user_properties.append(("conformance_usage", json.dumps(usage)))
-    failed = [v for v in verdicts if v.status == FAIL]
-    errored = [v for v in verdicts if v.status == ERROR]
-    if failed or errored:
-        lines = [f"{v.status.upper()} {v.check}: {v.message}" for v in failed + errored]
+    settings = request.config.stash[_SETTINGS]
+    records = [v.as_dict() for v in verdicts]
+    apply(records, settings.expectations + settings.baseline)
+    bad = [r for r in records if r["status"] in (FAIL, ERROR)]
+    unexpected = [r for r in bad if is_unexpected(r)]
+    if unexpected:
+        lines = [f"{r['status'].upper()} {r['check']}: {r['message']}" for r in unexpected]
         pytest.fail(redact("\n".join(lines)), pytrace=False)
+    if bad:
+        pytest.xfail(redact("expected: " + "; ".join(f"{r['status']} {r['check']}" for r in bad)))
     if verdicts and all(v.status == SKIP for v in verdicts):
         pytest.skip(verdicts[0].message)
 
@@ -243,13 +236,14 @@ def conformance_run(request: pytest.FixtureRequest):
     state = config.stash[_STATE]
 
     def run(case, transport_name: str) -> None:
-        from .runner import run_case
+        from .runner import combine_repeats, run_case
         from .transport import Counter
 
         counter = Counter()
         # follow-up answers are cached per transport: one transport never judges by the other's answers
-        verdicts = run_case(case, settings, _transport(state, settings, transport_name), counter, cache=state.setdefault("cache", {}).setdefault(transport_name, {}))
-        _record(request, verdicts, counter.as_dict())
+        cache = state.setdefault("cache", {}).setdefault(transport_name, {})
+        runs = [run_case(case, settings, _transport(state, settings, transport_name), counter, cache=cache) for _ in range(settings.repeat)]
+        _record(request, combine_repeats(runs), counter.as_dict())
 
     return run
 
@@ -278,7 +272,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             verdicts = json.loads(value)
             if collect:
                 state["verdicts"].extend(verdicts)
-            kept += [("verdict", redact(f"{v['status']} {v['check']}" + (f": {v['message']}" if v["message"] else ""))) for v in verdicts]
+            kept += [("verdict", redact(f"{v['status']} {v['check']} [{v.get('level', 'required')}]" + (f": {v['message']}" if v["message"] else ""))) for v in verdicts]
         elif name == "conformance_usage":
             if collect:
                 for key, number in json.loads(value).items():
@@ -311,6 +305,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     settings = config.stash.get(_SETTINGS, None)
     if settings is None or not state["verdicts"]:
         return
+    from .expectations import apply
     from .report import build_report, write_report
 
     usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0, **state["usage"]}
@@ -321,16 +316,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "profile": settings.profile.name,
         "profile_title": settings.profile.title,
         "models": settings.models,
+        "model_origins": settings.model_origins,
+        "configured_models": settings.configured_models(),
         "embedded": settings.embedded,
         "api_key_source": settings.api_key_source,
         **({"endpoints": list(settings.endpoints)} if settings.endpoints else {}),
     }
+    results = state["verdicts"]
+    gate: dict[str, Any] = {"strict": settings.strict, "semantic": settings.semantic, "strict_expectations": settings.strict_expectations}
+    if settings.expectations_path or settings.baseline_path:
+        summary = apply(results, settings.expectations + settings.baseline)
+        gate.update(
+            expectations=settings.expectations_path, baseline=settings.baseline_path,
+            entries=summary["entries"], matched=summary["matched"],
+            # a baseline's entries going stale are fixes, not stale expectations
+            stale=[e for e in summary["stale"] if not e["reason"].startswith("baseline: ")],
+        )
     report = build_report(
+        gate=gate,
         target=target,
         started=state["started"].isoformat(timespec="seconds"),
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         duration_s=time.perf_counter() - state["t0"],
-        results=state["verdicts"],
+        results=results,
         usage=usage,
         property_based={"depth": settings.property_depth, "examples": settings.property_examples, "seed": settings.property_seed} if settings.property_depth != "off" else None,
     )
@@ -342,12 +350,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     state = config.stash.get(_STATE, None)
     if state is None or "report" not in state:
         return
+    from .report import summary_lines
+
     report = state["report"]
-    totals = report["totals"]
-    parts = ", ".join(f"{totals[s]} {s}" for s in ("pass", "unsupported-ok", "fail", "error", "skip"))
-    usage = report["usage"]
     terminalreporter.write_sep("=", "conformance")
-    terminalreporter.write_line(f"target {report['target']['base_url']} · profile {report['target']['profile']} · outcome {report['outcome'].upper()}")
-    terminalreporter.write_line(f"{parts} ({totals['total']} verdicts) · {usage['requests']} requests, {usage['prompt_tokens']}+{usage['completion_tokens']} tokens")
+    for line in summary_lines(report):
+        terminalreporter.write_line(line)
     json_path, html_path = state["report_paths"]
     terminalreporter.write_line(f"report: {json_path} · {html_path}")

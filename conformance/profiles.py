@@ -35,8 +35,8 @@ class Profile:
     status_codes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     code_types: tuple[str, ...] = ("string", "null")
     limits: dict[str, Any] = field(default_factory=dict)
-    #: Non-required response fields may be null (vLLM-style bodies the provider documents).
-    optional_nulls: bool = False
+    #: A hosted provider: ``models`` is its documented catalogue (see the profile schema).
+    hosted: bool = False
     #: Model id -> features that model lacks although its endpoint claims them.
     model_lacks: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -105,6 +105,6 @@ def load_profile(name_or_path: str) -> Profile:
         status_codes={k: tuple(v) for k, v in data.get("status_codes", {}).items()},
         code_types=tuple(data.get("error_envelope", {}).get("code_types", ("string", "null"))),
         limits=dict(data.get("limits", {})),
-        optional_nulls=bool(data.get("schema_leniency", {}).get("optional_fields_may_be_null", False)),
         model_lacks={m: frozenset(e["lacks"]) for m, e in data.get("model_exceptions", {}).items()},
+        hosted=bool(data.get("hosted", False)),
     )

@@ -21,10 +21,10 @@ from .checks import CHECKS, CheckContext, Failure, load_all
 from .paths import fixtures_dir
 from .propspec import NEGATIVE, POSITIVE, PropertyOperation, array_properties, contract_errors, generation_document, operations_for, spec_required
 from .redact import redact
-from .runner import UNJUDGEABLE_STATUSES, Verdict, exchange_evidence
+from .runner import UNJUDGEABLE_STATUSES, Verdict, exchange_evidence, failure_status
 from .settings import Settings, public_url
 from .transport import ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
-from .vocabulary import ERROR, FAIL, PASS, SKIP
+from .vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES
 
 FEATURE = "property-based"
 CHECK_BY_MODE = {POSITIVE: "property.valid_request.accepted", NEGATIVE: "property.invalid_request.refused"}
@@ -366,11 +366,17 @@ class SchemathesisSender:
         self.session.close()
 
 
+#: Kinds of violation shrunk per verdict (each costs up to SHRINK_BUDGET requests); the others are listed as sent.
+SHRUNK_KINDS = 3
+
+
 @dataclass
 class Outcome:
-    status: str  # pass, fail or error
+    status: str  # pass, fail or error (a failed finding's status comes from failure_status)
     message: str = ""
     exchange: Exchange | None = None
+    #: For a fail: the finding (its level decides fail or warn).
+    failure: Failure | None = None
 
 
 class PropertyRun:
@@ -416,7 +422,7 @@ class PropertyRun:
         try:
             self.spec.fn(ctx, ex)
         except Failure as exc:
-            return Outcome(FAIL, str(exc), ex)
+            return Outcome(FAIL, str(exc), ex, exc)
         except Unjudgeable as exc:
             return Outcome(ERROR, f"could not judge: {exc}", ex)
         return Outcome(PASS, "", ex)
@@ -522,6 +528,8 @@ def run_property(endpoint: str, mode: str, settings: Settings, transport: Transp
             status=status,
             message=redact(message),
             semantic=False,
+            level=spec.level,
+            source=spec.source,
             description=spec.description,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             evidence=evidence,
@@ -549,12 +557,24 @@ def run_property(endpoint: str, mode: str, settings: Settings, transport: Transp
         run.close()
 
 
+def violation_kind(item: Generated, outcome: Outcome) -> str:
+    """What kind of violation a failing request shows: its operation, what was generated (the
+    coverage scenario's kind, or the fuzzing phase) and what the target did wrong."""
+    origin = item.origin.removesuffix(" (shrunk)")
+    scenario = quick_kind(origin) or origin
+    status = outcome.exchange.status if outcome.exchange is not None else 0
+    answer = "2xx" if 200 <= status < 300 else "5xx" if status >= 500 else str(status)
+    return f"{item.operation.label} · {scenario} · {answer}"
+
+
 def _judge_all(run: PropertyRun, items: list[Generated], summary: dict[str, Any], verdict: Any, settings: Settings) -> Verdict:
-    """Judge every item; the first failure, shrunk, is the verdict (three errors end the run)."""
+    """Judge every item; each kind of violation is reported once (the first SHRUNK_KINDS of them
+    shrunk); the verdict is the worst finding's status (three errors end the run)."""
     mode = run.mode
     statuses: dict[str, int] = {}
     errors: list[tuple[Generated, Outcome]] = []
-    for index, item in enumerate(items):
+    kinds: dict[str, tuple[Generated, Outcome, str]] = {}
+    for item in items:
         outcome = run.judge(item)
         if outcome.exchange is not None:
             statuses[str(outcome.exchange.status)] = statuses.get(str(outcome.exchange.status), 0) + 1
@@ -564,22 +584,43 @@ def _judge_all(run: PropertyRun, items: list[Generated], summary: dict[str, Any]
                 break  # the target is in trouble: stop spending requests
             continue
         if outcome.status == FAIL:
-            small, small_outcome, shrink_requests = run.shrink(item, outcome)
-            evidence = {
-                **summary,
-                "sent": index + 1,
-                "generated": len(items),
-                "operation": small.operation.label,
+            kind = violation_kind(item, outcome)
+            if kind not in kinds:
+                status, level, _ = failure_status(run.spec, outcome.failure or Failure(outcome.message), settings)
+                kinds[kind] = (item, outcome, status, level)
+    summary.update({"sent": len(items), "statuses": dict(sorted(statuses.items())), "origins": sorted({item.origin for item in items})[:40]})
+    if run.schemathesis_skipped:
+        summary["schemathesis_could_not_send"] = run.schemathesis_skipped
+    if kinds:
+        ordered = sorted(kinds.items(), key=lambda kv: STATUSES.index(kv[1][2]))
+        violations = []
+        first: dict[str, Any] = {}
+        for n, (kind, (item, outcome, status, level)) in enumerate(ordered):
+            small, small_outcome, shrink_requests = run.shrink(item, outcome) if n < SHRUNK_KINDS else (item, outcome, 0)
+            if small_outcome.failure is not None:
+                status, level, _ = failure_status(run.spec, small_outcome.failure, settings)
+            entry = {
+                "kind": kind,
+                "status": status,
+                "level": level,
+                "message": redact(f"{small.operation.label}: {small_outcome.message}"),
                 "origin": item.origin,
                 **({"invalid_because": small.why_invalid[:3]} if small.why_invalid else {}),
                 "curl": curl_command(small.request, settings.base_url),
                 "shrink_requests": shrink_requests,
-                **exchange_evidence(small_outcome.exchange),
             }
-            return verdict(FAIL, f"{small.operation.label}: {small_outcome.message}", evidence)
-    summary.update({"sent": len(items), "statuses": dict(sorted(statuses.items())), "origins": sorted({item.origin for item in items})[:40]})
-    if run.schemathesis_skipped:
-        summary["schemathesis_could_not_send"] = run.schemathesis_skipped
+            violations.append(entry)
+            if not first:
+                first = {**entry, **exchange_evidence(small_outcome.exchange)}
+        worst_entry = min(violations, key=lambda v: STATUSES.index(v["status"]))
+        worst = worst_entry["status"]
+        evidence = {**summary, "operation": first["message"].split(":", 1)[0], **{k: first[k] for k in ("origin", "curl", "shrink_requests") if k in first},
+                    **({"invalid_because": first["invalid_because"]} if "invalid_because" in first else {}),
+                    **{k: first[k] for k in ("request", "response") if k in first}, "violations": violations}
+        others = f" (+{len(violations) - 1} other kind{'s' if len(violations) > 2 else ''} of violation)" if len(violations) > 1 else ""
+        result = verdict(worst, worst_entry["message"] + others, evidence)
+        result.level = worst_entry["level"]
+        return result
     if errors:
         item, outcome = errors[0]
         evidence = {**summary, "curl": curl_command(item.request, settings.base_url), **(exchange_evidence(outcome.exchange) if outcome.exchange else {})}

@@ -9,14 +9,14 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .cases import Case, substitute_model
-from .checks import CHECKS, CheckContext, Failure, Skip, load_all
+from .cases import Case, control_case, substitute_model
+from .checks import CHECKS, CheckContext, CheckSpec, Failure, Skip, load_all
 from .paths import fixtures_dir
 from .redact import redact, redact_headers, redact_obj, register_secret
 from .settings import S3_MISSING, Settings, public_url
-from .transport import Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport import UNJUDGEABLE_STATUSES, Counter, Exchange, Transport, Unjudgeable, send_with_retry
 from .transport.objects import open_store
-from .vocabulary import ERROR, FAIL, PRESIGNED_URL, S3_URL, SKIP
+from .vocabulary import ERROR, FAIL, PRESIGNED_URL, RECOMMENDED, REQUIRED, S3_URL, SKIP, WARN
 
 EXCERPT = 2000
 #: In a case's request or check parameters, ``$upload:REL`` is fixtures/REL (``$model`` replaced)
@@ -24,8 +24,8 @@ EXCERPT = 2000
 UPLOAD = re.compile(r"\$upload:[\w./-]+")
 #: Keys of this process's uploads start with it (one folder per run).
 RUN_PREFIX = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-#: Statuses that say nothing about the contract: rate limiting and gateway trouble.
-UNJUDGEABLE_STATUSES = frozenset({429, 502, 503, 504})
+#: Why a semantic check is not run with ``--semantic off``.
+SEMANTIC_OFF = "semantic (model-quality) checks are off (--semantic off)"
 
 
 @dataclass
@@ -38,12 +38,43 @@ class Verdict:
     status: str
     message: str = ""
     semantic: bool = False
+    #: The level of the check, or of the finding when it failed at a lower one.
+    level: str = REQUIRED
+    #: Where the check's strictness is written ("KIND: reference").
+    source: str = ""
     description: str = ""
     duration_ms: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: With --repeat: every repetition's status, when they differ (the verdict is then intermittent).
+    statuses: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.statuses is None:
+            del out["statuses"]
+        else:
+            out["intermittent"] = True
+        return out
+
+
+def combine_repeats(runs: list[list[Verdict]]) -> list[Verdict]:
+    """One verdict per check from several repetitions of a case: the first, or — where the
+    repetitions disagree — the worst, with every status seen (intermittent)."""
+    from .vocabulary import STATUSES
+
+    if len(runs) == 1:
+        return runs[0]
+    out = []
+    for repeats in zip(*runs):
+        seen = list(dict.fromkeys(v.status for v in repeats))
+        if len(seen) == 1:
+            out.append(repeats[0])
+            continue
+        worst = min(repeats, key=lambda v: STATUSES.index(v.status))
+        worst.statuses = sorted(seen, key=STATUSES.index)
+        worst.message = f"intermittent over {len(repeats)} repetitions ({', '.join(v.status for v in repeats)}): {worst.message}"
+        out.append(worst)
+    return out
 
 
 def _excerpt(text: str, limit: int = EXCERPT) -> str:
@@ -76,6 +107,7 @@ def exchange_evidence(ex: Exchange) -> dict[str, Any]:
             "attempts": ex.attempts,
             "elapsed_ms": ex.elapsed_ms,
             **({"client_error": redact(ex.client_error)} if ex.client_error else {}),
+            **({"client_note": redact(ex.client_note)} if ex.client_note else {}),
         },
     }
 
@@ -87,13 +119,65 @@ def _error_text(ex: Exchange) -> str:
     return ex.text[:200]
 
 
+def failure_status(spec: CheckSpec, failure: Failure, settings: Settings, case_level: str = REQUIRED) -> tuple[str, str, bool]:
+    """The one status policy of findings: (status, level, semantic) for a failed check.
+
+    The finding's level is its own when it names one, else the lower of the check's and the
+    case's. A required finding is ``fail``; a recommended one ``warn`` (``fail`` with
+    ``--strict``); a semantic one (the check's or the finding's) counts as ``--semantic`` says:
+    fail, warn or off (``skip``)."""
+    level = failure.level or (RECOMMENDED if RECOMMENDED in (spec.level, case_level) else REQUIRED)
+    semantic = spec.semantic or failure.semantic
+    if semantic:
+        status = {"fail": FAIL, "warn": WARN, "off": SKIP}[settings.semantic]
+        if status == FAIL and level == RECOMMENDED and not settings.strict:
+            status = WARN
+        return status, level, True
+    if level == RECOMMENDED:
+        return (FAIL if settings.strict else WARN), level, False
+    return FAIL, level, False
+
+
+def server_error_status(ex: Exchange, control: Exchange | None) -> tuple[str, str]:
+    """(status, message) for a valid request answered with a non-gateway 5xx after its retry:
+    ``fail`` when the endpoint's simplest valid request (``control``) is answered 2xx — this
+    request breaks the server — else ``error`` (the server is down or flaky)."""
+    if control is not None and control.ok:
+        return FAIL, (
+            f"the server breaks on this valid request: {ex.status} on {ex.attempts} attempt(s) "
+            f"({_error_text(ex)}), while the endpoint's simplest valid request is answered {control.status}"
+        )
+    seen = f"answered {control.status}" if control is not None else "could not be sent"
+    return ERROR, f"server error {ex.status} on a valid request after {ex.attempts} attempt(s), and the endpoint's simplest valid request {seen}; could not judge"
+
+
+def send_control(case: Case, settings: Settings, transport: Transport, counter: Counter, cache: dict[str, Exchange] | None = None) -> Exchange | None:
+    """The simplest valid request to the case's endpoint (cases/controls.yaml), or None; an
+    answered control is remembered for the run (a failed one is asked again next time)."""
+    key = f"control:{case.endpoint}"
+    if cache is not None and key in cache:
+        return cache[key]
+    control = control_case(case.endpoint)
+    model = settings.model_for(control.capability) if control.capability else None
+    if control.capability and not model:
+        return None
+    try:
+        answer = send_with_retry(transport, control.build_request(model, settings.fixtures_url), counter)
+    except Unjudgeable:
+        return None
+    if answer.ok and cache is not None:
+        cache[key] = answer
+    return answer
+
+
 def applicable(case: Case, settings: Settings) -> str | None:
     """Why ``case`` cannot run against this target, or None when it can."""
     profile = settings.profile
     if not profile.claims_endpoint(case.endpoint):
         return f"profile {profile.name!r} does not claim endpoint {case.endpoint}"
-    if not profile.claims(case.endpoint, case.feature):
-        return f"profile {profile.name!r} does not claim feature {case.feature!r} on {case.endpoint}"
+    for feature in (case.feature, *case.requires):
+        if not profile.claims(case.endpoint, feature):
+            return f"profile {profile.name!r} does not claim feature {feature!r} on {case.endpoint}"
     if case.capability and not settings.model_for(case.capability):
         return f"no model configured for capability {case.capability!r} (use --model {case.capability}=NAME)"
     model = settings.model_for(case.capability) if case.capability else None
@@ -160,7 +244,7 @@ def run_case(
     def verdicts(status: str, message: str, evidence: dict[str, Any]) -> list[Verdict]:
         return [make(spec, status, message, evidence) for spec, _ in specs]
 
-    def make(spec, status, message, evidence) -> Verdict:
+    def make(spec, status, message, evidence, level=None, semantic=None) -> Verdict:
         return Verdict(
             check=spec.id,
             case=case.id,
@@ -169,11 +253,16 @@ def run_case(
             transport=transport.name,
             status=status,
             message=redact(message),
-            semantic=spec.semantic,
+            semantic=spec.semantic if semantic is None else semantic,
+            level=level or case_level(spec),
+            source=spec.source,
             description=spec.description,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
             evidence=evidence,
         )
+
+    def case_level(spec: CheckSpec) -> str:
+        return RECOMMENDED if RECOMMENDED in (spec.level, case.level) else REQUIRED
 
     reason = applicable(case, settings)
     if reason:
@@ -191,8 +280,15 @@ def run_case(
     evidence = exchange_evidence(ex)
     if ex.status in UNJUDGEABLE_STATUSES:
         return verdicts(ERROR, f"status {ex.status} (rate limit or gateway trouble) after {ex.attempts} attempt(s); could not judge", evidence)
-    if case.expect == "success" and ex.status >= 500:
-        return verdicts(ERROR, f"server error {ex.status} on a valid request after {ex.attempts} attempt(s); could not judge", evidence)
+    if ex.status >= 500:
+        # one rule for valid and invalid requests: a 5xx is judged only when the endpoint's simplest
+        # valid request is answered (else the server is down, not broken by this request)
+        control = send_control(case, settings, transport, counter, cache)
+        status, message = server_error_status(ex, control)
+        if control is not None:
+            evidence = {**evidence, "followups": [exchange_evidence(control)]}
+        if status == ERROR or case.expect == "success":
+            return verdicts(status, message, evidence)
     if case.expect == "success" and not ex.ok:
         return verdicts(FAIL, f"a valid request was refused with {ex.status}: {_error_text(ex)}", evidence)
 
@@ -201,12 +297,17 @@ def run_case(
     uploads = {"staged": {entry["url"]: entry for entry in staged.values()}} if staged else {}
     results = []
     for spec, params in specs:
+        if spec.semantic and settings.semantic == "off":
+            results.append(make(spec, SKIP, SEMANTIC_OFF, evidence))
+            continue
+        level, semantic = None, None
         ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {})
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""
         except Failure as exc:
-            status, message = FAIL, str(exc)
+            status, level, semantic = failure_status(spec, exc, settings, case.level)
+            message = str(exc)
         except Unjudgeable as exc:
             status, message = ERROR, f"could not judge: {exc}"
         except Skip as exc:
@@ -216,5 +317,5 @@ def run_case(
         check_evidence = evidence
         if ctx.followups:
             check_evidence = {**evidence, "followups": [exchange_evidence(f) for f in ctx.followups]}
-        results.append(make(spec, status, message, check_evidence))
+        results.append(make(spec, status, message, check_evidence, level, semantic))
     return results

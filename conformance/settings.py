@@ -7,20 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .expectations import Expectation, ExpectationsError, from_baseline, load, load_report
+from .options import DEFAULT_BATCH_MAX_WAIT, DEFAULT_PROPERTY_EXAMPLES, DEFAULT_TIMEOUT
 from .profiles import Profile, ProfileError, load_profile
 from .redact import register_secret
-from .vocabulary import CAPABILITIES, CHAT_LIKE, ENDPOINTS, PROPERTY_DEPTHS
+from .vocabulary import (
+    CAPABILITIES, CAPABILITY_ENDPOINTS, CHAT_LIKE, ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN, MODEL_PROFILE_DEFAULT,
+    PROPERTY_DEPTHS, SEMANTIC_MODES,
+)
 
 DEFAULT_KEY_VARS = ("OPENAI_API_KEY", "SCW_SECRET_KEY")
 #: The variable through which the embedded run hands its generated key to the suite.
 EMBEDDED_KEY_VAR = "CONFORMANCE_EMBEDDED_API_KEY"
 #: The bucket batch cases upload their input files to (or the option --s3-bucket).
 S3_BUCKET_VAR = "CONFORMANCE_S3_BUCKET"
-#: Seconds a batch may take to reach a final status before the checks give up (verdict error);
-#: the plugin's --conformance-batch-max-wait help repeats it.
-DEFAULT_BATCH_MAX_WAIT = 900.0
-#: Fuzzed (random, seeded) requests per operation and mode in a property-based run.
-DEFAULT_PROPERTY_EXAMPLES = 3
+#: The profile used when none is named (naming it explicitly is what makes a hosted profile's models "configured").
+DEFAULT_PROFILE = "scaleway"
 
 
 class UsageError(ValueError):
@@ -81,12 +83,45 @@ class Settings:
     property_seed: int = 0
     #: Golden checks write the target's shapes to fixtures/golden/ instead of comparing.
     update_goldens: bool = False
+    #: capability -> where its model comes from (given, profile-default, chat-fallback).
+    model_origins: dict[str, str] = field(default_factory=dict)
+    #: The profile's models count as configured (embedded run, or a hosted profile named explicitly).
+    profile_models_configured: bool = False
+    #: Every warn counts as a fail.
+    strict: bool = False
+    #: How semantic checks count: fail, warn, off.
+    semantic: str = "fail"
+    #: Known deviations (--expectations FILE), and where they came from.
+    expectations: tuple[Expectation, ...] = ()
+    expectations_path: str | None = None
+    strict_expectations: bool = False
+    #: An earlier report's verdicts that did not hold (--baseline REPORT).
+    baseline: tuple[Expectation, ...] = ()
+    baseline_path: str | None = None
+    #: Each case is sent this many times (intermittent verdicts are marked).
+    repeat: int = 1
 
     def selects(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
 
     def model_for(self, capability: str) -> str | None:
         return self.models.get(capability)
+
+    def configured_models(self) -> list[str]:
+        """The models the run must find in /models: those given with --model (or the profile's, when
+        they count as configured) whose endpoint the run selects."""
+        wanted = (MODEL_GIVEN, MODEL_PROFILE_DEFAULT) if self.profile_models_configured else (MODEL_GIVEN,)
+
+        def origin(capability: str) -> str | None:
+            found = self.model_origins.get(capability, MODEL_GIVEN)
+            return self.model_origins.get("chat") if found == MODEL_CHAT_FALLBACK else found
+
+        # --endpoint models alone looks for every configured model; with other endpoints, theirs only
+        scoped = self.endpoints is not None and set(self.endpoints) != {"models"}
+        return sorted({
+            model for capability, model in self.models.items()
+            if origin(capability) in wanted and (not scoped or self.selects(CAPABILITY_ENDPOINTS[capability]))
+        })
 
     @property
     def display_url(self) -> str:
@@ -128,14 +163,19 @@ def parse_endpoints(specs: list[str] | None) -> tuple[str, ...] | None:
 
 def resolve_models(profile: Profile, given: dict[str, str]) -> dict[str, str]:
     """Configured models win; then the profile's defaults; chat-like capabilities fall back to chat."""
-    models = {**profile.models, **given}
+    return {capability: model for capability, (model, _) in _models_with_origins(profile, given).items()}
+
+
+def _models_with_origins(profile: Profile, given: dict[str, str]) -> dict[str, tuple[str, str]]:
+    models = {c: (m, MODEL_PROFILE_DEFAULT) for c, m in profile.models.items()}
+    models.update({c: (m, MODEL_GIVEN) for c, m in given.items()})
     if "chat" in given:  # an explicit chat model replaces the profile's chat-like defaults
         for capability in CHAT_LIKE:
             if capability not in given:
-                models[capability] = given["chat"]
+                models[capability] = (given["chat"], MODEL_CHAT_FALLBACK)
     for capability in CHAT_LIKE:
         if capability not in models and "chat" in models:
-            models[capability] = models["chat"]
+            models[capability] = (models["chat"][0], MODEL_CHAT_FALLBACK)
     return models
 
 
@@ -169,12 +209,12 @@ def find_api_key(api_key_env: str | None, embedded: bool) -> tuple[str | None, s
 
 
 def resolve(
-    base_url: str | None,
-    profile: str,
-    model_specs: list[str] | None,
-    report_dir: str | os.PathLike[str],
+    base_url: str | None = None,
+    profile: str | None = None,
+    model_specs: list[str] | None = None,
+    report_dir: str | os.PathLike[str] = "reports",
     api_key_env: str | None = None,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
     embedded_url: str | None = None,
     fixtures_url: str | None = None,
     s3_bucket: str | None = None,
@@ -184,17 +224,36 @@ def resolve(
     property_examples: int | None = None,
     property_seed: int | None = None,
     update_goldens: bool = False,
+    strict: bool = False,
+    semantic: str = "fail",
+    expectations: str | None = None,
+    strict_expectations: bool = False,
+    baseline: str | None = None,
+    repeat: int = 1,
 ) -> Settings:
-    """Build :class:`Settings` from options; raise :class:`UsageError` on bad input."""
+    """Build :class:`Settings` from options (the keywords of conformance.options); raise
+    :class:`UsageError` on bad input."""
     embedded = embedded_url is not None
     url = embedded_url or base_url or os.environ.get("OPENAI_BASE_URL")
     if not url:
         raise UsageError("no base URL: pass --base-url URL (or set OPENAI_BASE_URL), or run `conformance run` alone")
     url = check_base_url(url)
     try:
-        loaded = load_profile(profile)
+        loaded = load_profile(profile or DEFAULT_PROFILE)
     except ProfileError as exc:
         raise UsageError(str(exc)) from exc
+    if semantic not in SEMANTIC_MODES:
+        raise UsageError(f"--semantic must be one of {', '.join(SEMANTIC_MODES)}, got {semantic!r}")
+    if repeat < 1:
+        raise UsageError(f"--repeat must be 1 or more, got {repeat}")
+    if property_seed is not None and property_seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {property_seed}")
+    try:
+        expected = load(expectations) if expectations else ()
+        base = from_baseline(load_report(baseline)) if baseline else ()
+    except ExpectationsError as exc:
+        raise UsageError(str(exc)) from exc
+    origins = _models_with_origins(loaded, parse_model_specs(model_specs))
     key, source = find_api_key(api_key_env, embedded)
     register_secret(key)
     if timeout <= 0:
@@ -212,7 +271,9 @@ def resolve(
         api_key=key,
         api_key_source=source,
         profile=loaded,
-        models=resolve_models(loaded, parse_model_specs(model_specs)),
+        models={c: m for c, (m, _) in origins.items()},
+        model_origins={c: o for c, (_, o) in origins.items()},
+        profile_models_configured=embedded or (loaded.hosted and profile is not None),
         report_dir=Path(report_dir),
         timeout=timeout,
         embedded=embedded,
@@ -224,4 +285,12 @@ def resolve(
         property_examples=property_examples,
         property_seed=0 if property_seed is None else property_seed,
         update_goldens=update_goldens,
+        strict=strict,
+        semantic=semantic,
+        expectations=expected,
+        expectations_path=str(expectations) if expectations else None,
+        strict_expectations=strict_expectations,
+        baseline=base,
+        baseline_path=str(baseline) if baseline else None,
+        repeat=repeat,
     )

@@ -46,7 +46,8 @@ def parse_sse(raw: bytes | str) -> SSEParse:
     for line in lines:
         if line == "":
             if pending:
-                events.append(SSEEvent(data="\n".join(data), event=event_name, id=event_id, fields=names))
+                # An empty event type is the default one ("message"), WHATWG HTML §9.2.6.
+                events.append(SSEEvent(data="\n".join(data), event=event_name or None, id=event_id, fields=names))
             data, names, event_name, pending = [], [], None, False
             continue
         if line.startswith(":"):

@@ -61,6 +61,16 @@ CAPABILITIES: tuple[str, ...] = (
     "transcription",
 )
 
+#: The endpoint each capability's model serves.
+CAPABILITY_ENDPOINTS: dict[str, str] = {
+    "chat": "chat", "tools": "chat", "vision": "chat", "audio": "chat", "responses": "responses",
+    "embeddings": "embeddings", "rerank": "rerank", "transcription": "transcriptions",
+}
+
+#: Where a run's model for a capability comes from (the report says which): given with --model,
+#: the profile's default, or the chat model standing in for a chat-like capability.
+MODEL_GIVEN, MODEL_PROFILE_DEFAULT, MODEL_CHAT_FALLBACK = "given", "profile-default", "chat-fallback"
+
 #: Chat-like capabilities fall back to the ``chat`` model when none is configured.
 CHAT_LIKE: frozenset[str] = frozenset({"tools", "vision", "audio", "responses"})
 
@@ -76,6 +86,29 @@ PROPERTY_DEPTHS: tuple[str, ...] = ("off", "quick", "deep")
 #: The two ways the suite reaches a target.
 TRANSPORTS: tuple[str, ...] = ("http", "openai")
 
-#: Verdict statuses, worst first (used to summarise a cell of the matrix).
-PASS, FAIL, ERROR, SKIP, UNSUPPORTED_OK = "pass", "fail", "error", "skip", "unsupported-ok"
-STATUSES: tuple[str, ...] = (FAIL, ERROR, PASS, UNSUPPORTED_OK, SKIP)
+#: Verdict statuses, worst first (used to summarise a cell of the matrix). ``warn``: a
+#: recommended-level check (or finding) that does not hold; it never decides the exit code
+#: unless the run is ``--strict``.
+PASS, FAIL, ERROR, SKIP, UNSUPPORTED_OK, WARN = "pass", "fail", "error", "skip", "unsupported-ok", "warn"
+STATUSES: tuple[str, ...] = (FAIL, ERROR, WARN, PASS, UNSUPPORTED_OK, SKIP)
+
+#: Requirement levels of a check or of one finding (docs/INTERPRETING.md maps sources to levels):
+#: ``required`` — breaking it breaks clients (the official SDKs, the wire protocol) or contradicts
+#: what the profile claims; ``recommended`` — the letter of OpenAI's spec, or OpenAI's observed
+#: behaviour, that clients do not rely on.
+REQUIRED, RECOMMENDED = "required", "recommended"
+LEVELS: tuple[str, ...] = (REQUIRED, RECOMMENDED)
+
+#: Where a check's strictness is written (a check's ``source`` is "KIND: reference").
+SOURCE_KINDS: dict[str, str] = {
+    "openapi": "OpenAI's OpenAPI document (specs/openapi/openapi.yaml): a schema, a parameter, a documented status",
+    "profile": "the provider's own documentation, as the profile states it (a claimed feature, an unsupported parameter, a limit)",
+    "sdk": "what the official openai SDK needs to read the answer (its parser, its stream accumulator, its helpers)",
+    "wire": "the wire protocols: HTTP (RFC 9110), JSON (RFC 8259), server-sent events (WHATWG HTML §9.2)",
+    "observed": "OpenAI's own observed behaviour, written nowhere normative",
+}
+#: Source kinds that can only ever back a recommended-level check.
+RECOMMENDED_ONLY_SOURCES: frozenset[str] = frozenset({"observed"})
+
+#: How semantic (model-quality) checks count: as fail, as warn, or not at all (skip).
+SEMANTIC_MODES: tuple[str, ...] = ("fail", "warn", "off")

@@ -38,7 +38,13 @@ class Run:
         return {(r["case"], r["transport"]): r["status"] for r in self.report["results"] if r["check"] == check}
 
     def failing_checks(self, transport: str | None = None) -> set[str]:
-        return {r["check"] for r in self.report["results"] if r["status"] == "fail" and transport in (None, r["transport"])}
+        return self.checks_with("fail", transport)
+
+    def warning_checks(self, transport: str | None = None) -> set[str]:
+        return self.checks_with("warn", transport)
+
+    def checks_with(self, status: str, transport: str | None = None) -> set[str]:
+        return {r["check"] for r in self.report["results"] if r["status"] == status and transport in (None, r["transport"])}
 
 
 def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> Run:

@@ -73,3 +73,30 @@ def test_text_must_be_bare_and_words_must_match():
 def test_word_error_rate():
     assert checks.word_error_rate(["a", "b", "c"], ["a", "x", "c", "d"]) == pytest.approx(2 / 3)
     assert checks.word_error_rate(["a"], []) == 1.0
+
+
+def test_accepts_vtt_with_lone_cr_line_ends():
+    # W3C WebVTT: a line terminator is CRLF, LF or a lone CR.
+    assert run(checks.vtt_syntax, SHORT_VTT.replace("\n", "\r"), "vtt") == "2 cue(s)"
+    assert run(checks.matches_audio, SHORT_VTT.replace("\n", "\r"), "vtt") == "word error rate 0.00"
+
+
+VERBOSE = {"language": "en", "duration": 4.995, "text": SAID, "segments": [{"id": 0, "seek": 0, "start": 0.0, "end": 1.7, "text": SAID, "tokens": [1], "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.0, "no_speech_prob": 0.01}]}
+
+
+def _verbose(body: dict):
+    from conformance.openapi import schema_errors
+
+    ex = Exchange(ApiRequest("POST", "/audio/transcriptions"), "http", "", 200, {"content-type": "application/json"}, b"", json=body)
+    ctx = SimpleNamespace(params={**PARAMS, "format": "verbose_json"}, schema_errors=lambda component, value: schema_errors(component, value))
+    return checks.verbose_schema(ctx, ex)
+
+
+def test_verbose_json_task_is_optional_but_must_be_transcribe_when_sent():
+    # `task` is not among CreateTranscriptionResponseVerboseJson's properties (only in its example); vLLM omits it.
+    _verbose(VERBOSE)
+    _verbose({**VERBOSE, "task": "transcribe"})
+    with pytest.raises(Failure, match="'task' must be"):
+        _verbose({**VERBOSE, "task": "translate"})
+    with pytest.raises(Failure, match="CreateTranscriptionResponseVerboseJson"):
+        _verbose({k: v for k, v in VERBOSE.items() if k != "language"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 from collections import Counter
@@ -15,9 +16,19 @@ from jsonschema import Draft202012Validator
 from conformance.cases import CASE_FILES, CASES_DIR, all_cases, static_cases
 from conformance.property_run import CHECK_BY_MODE
 from conformance.checks import load_all
+from conformance.openapi import load_document
 from conformance.paths import PACKAGE_DIR, profiles_dir
 from conformance.profiles import load_profile
-from conformance.vocabulary import CAPABILITIES, ENDPOINTS, FEATURES, TRANSPORTS
+from conformance.vocabulary import (
+    CAPABILITIES,
+    ENDPOINTS,
+    FEATURES,
+    LEVELS,
+    RECOMMENDED,
+    RECOMMENDED_ONLY_SOURCES,
+    SOURCE_KINDS,
+    TRANSPORTS,
+)
 from tests.faulty import FAULTS, load_faults
 
 load_faults()
@@ -82,6 +93,7 @@ def test_case_ids_are_unique_including_generated_cases():
 def test_case_words_are_in_the_vocabulary(case):
     assert case.endpoint in ENDPOINTS
     assert case.feature in FEATURES
+    assert set(case.requires) <= set(FEATURES)
     assert case.capability is None or case.capability in CAPABILITIES
     assert set(case.transports) <= set(TRANSPORTS)
     assert case.expect in ("success", "refusal")
@@ -130,6 +142,187 @@ def test_fault_names_existing_checks(name):
     assert fault.outcome in ("fail", "error")
     assert fault.breaks or fault.outcome == "error", "a 'fail' fault must break at least one check"
     assert fault.description
+
+
+# -- levels and sources (docs/INTERPRETING.md "Levels and sources") ------------------------------
+INTERPRETING_MD = Path(__file__).resolve().parents[1] / "docs" / "INTERPRETING.md"
+LEVELS_TABLE_START, LEVELS_TABLE_END = "<!-- levels-table:start -->", "<!-- levels-table:end -->"
+#: openapi sources that name no single JSON pointer, and why.
+OPENAPI_WITHOUT_POINTER: dict[str, str] = {
+    "golden.shape.matches": "its source is the spec's example exchanges and their schemas' required lists, not one component",
+}
+_POINTER = re.compile(r"#/[^\s,;()]+")
+
+
+def _resolve_pointer(document, pointer: str):
+    node = document
+    for part in pointer.removeprefix("#/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _profile_nodes(node, parts: list[str]) -> list:
+    """The nodes at a dotted key path of a profile document (``*``: any key)."""
+    if not parts:
+        return [node]
+    if not isinstance(node, dict):
+        return []
+    head, rest = parts[0], parts[1:]
+    children = list(node.values()) if head == "*" else ([node[head]] if head in node else [])
+    return [found for child in children for found in _profile_nodes(child, rest)]
+
+
+def source_problem(source: str, *, pointer_required: bool = True) -> str | None:
+    """Why a "KIND: reference" source does not say where its strictness is written (None: it does).
+
+    openapi: a JSON pointer into specs/openapi/openapi.yaml; profile: a key path of the Scaleway
+    profile (then, for a list, one of its items: a claimed feature); sdk: a name in the installed
+    openai package; wire: the RFC 9110 / RFC 8259 / WHATWG HTML §9.2 section; observed: what
+    OpenAI does. Every JSON pointer any source names resolves.
+    """
+    kind, _, reference = source.partition(":")
+    kind, reference = kind.strip(), reference.strip()
+    if kind not in SOURCE_KINDS:
+        return f"kind {kind!r} is not one of {sorted(SOURCE_KINDS)}"
+    if not reference:
+        return "no reference after the kind"
+    document = load_document()
+    for pointer in _POINTER.findall(reference):
+        try:
+            _resolve_pointer(document, pointer)
+        except (KeyError, IndexError, ValueError):
+            return f"{pointer} is not in specs/openapi/openapi.yaml"
+    if kind == "openapi" and pointer_required and not _POINTER.search(reference):
+        return "an openapi source names a JSON pointer (#/...) into specs/openapi/openapi.yaml"
+    if kind == "profile":
+        path, _, rest = reference.partition(" ")
+        nodes = _profile_nodes(yaml.safe_load((profiles_dir() / "scaleway.yaml").read_text()), path.split("."))
+        if not nodes:
+            return f"{path} is not a key path of the scaleway profile"
+        word = rest.split(" ", 1)[0] if rest and not rest.startswith("(") else None
+        if word is not None:
+            if path.endswith(".features") and word not in FEATURES:
+                return f"{word!r} is not a feature (vocabulary.FEATURES)"
+            if not any(isinstance(node, list) and word in node for node in nodes):
+                return f"the scaleway profile's {path} does not hold {word!r}"
+    if kind == "sdk":
+        name = reference.split(" ", 1)[0]
+        if not name.startswith("openai."):
+            return "an sdk source starts with the openai-python name it relies on (openai.module.Name...)"
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return f"{name}: the installed openai package has no {attr!r}"
+            obj = getattr(obj, attr)
+    if kind == "wire" and not re.search(r"RFC 9110 §\d|RFC 8259 §\d|WHATWG HTML §9\.2", reference):
+        return "a wire source names its section: RFC 9110 §…, RFC 8259 §… or WHATWG HTML §9.2…"
+    return None
+
+
+def levels_table() -> str:
+    """The "Levels and sources" table of docs/INTERPRETING.md, from the registry (`python -m tests.test_meta` prints it)."""
+    specs = sorted(CHECKS.values(), key=lambda s: s.id)
+    levels = Counter(s.level for s in specs)
+    kinds = Counter(s.source_kind for s in specs)
+    lines = [
+        f"{len(specs)} checks: " + ", ".join(f"{levels[level]} {level}" for level in LEVELS) + "; sources: "
+        + ", ".join(f"{kinds[kind]} {kind}" for kind in SOURCE_KINDS) + ".",
+        "",
+        "| check | level | source |",
+        "| --- | --- | --- |",
+    ]
+    for spec in specs:
+        level = spec.level + (" (semantic)" if spec.semantic else "")
+        lines.append(f"| `{spec.id}` | {level} | {spec.source.replace('|', chr(92) + '|')} |")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_check_declares_its_level_and_source(check_id):
+    spec = CHECKS[check_id]
+    assert spec.level in LEVELS
+    assert spec.source, f"{check_id}: no source (say where its strictness is written: 'KIND: reference')"
+    assert spec.source_kind in SOURCE_KINDS, f"{check_id}: source kind {spec.source_kind!r} not in {sorted(SOURCE_KINDS)}"
+    assert spec.source.partition(":")[2].strip(), f"{check_id}: the source names no reference"
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_check_source_reference_resolves(check_id):
+    source = CHECKS[check_id].source
+    problem = source_problem(source, pointer_required=check_id not in OPENAPI_WITHOUT_POINTER)
+    assert problem is None, f"{check_id}: {problem} ({source!r})"
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_observed_source_means_recommended(check_id):
+    spec = CHECKS[check_id]
+    if spec.source_kind in RECOMMENDED_ONLY_SOURCES:
+        assert spec.level == RECOMMENDED, f"{check_id}: backed only by {spec.source_kind!r}, so at most recommended"
+
+
+def test_some_checks_are_recommended():
+    recommended = sorted(c for c, s in CHECKS.items() if s.level == RECOMMENDED)
+    print("recommended checks:", ", ".join(recommended))
+    assert len(recommended) > 0
+    assert len(recommended) < len(CHECKS), "every check recommended: nothing would ever fail"
+
+
+def test_openapi_sources_without_a_pointer_are_registered_openapi_checks():
+    for check_id in OPENAPI_WITHOUT_POINTER:
+        assert check_id in CHECKS and CHECKS[check_id].source_kind == "openapi", check_id
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "openapi: #/components/schemas/NoSuchComponent",
+        "openapi: the chat completion schema",
+        "profile: endpoints.chat.unsupported_widgets",
+        "profile: endpoints.chat.features telepathy (no such feature)",
+        "profile: endpoints.models.features streaming (a feature the profile does not claim there)",
+        "sdk: openai._streaming.NoSuchStream",
+        "sdk: the openai client",
+        "wire: HTTP says so",
+        "guess: it seems right",
+        "observed:",
+        "profile: status_codes.missing_key (see #/components/securitySchemes/NoSuchScheme)",
+    ],
+)
+def test_source_problem_rejects_bad_references(source):
+    assert source_problem(source) is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "openapi: #/paths/~1batches~1{batch_id}~1cancel/post (cancelling)",
+        "profile: endpoints.*.features golden",
+        "profile: limits.images_per_request",
+        "sdk: openai._streaming.Stream.__stream__ (stops at data: [DONE])",
+        "wire: WHATWG HTML §9.2.6",
+        "observed: OpenAI does so",
+    ],
+)
+def test_source_problem_accepts_good_references(source):
+    assert source_problem(source) is None
+
+
+def test_interpreting_md_levels_table_is_the_registry():
+    text = INTERPRETING_MD.read_text(encoding="utf-8")
+    assert "## Levels and sources" in text, "docs/INTERPRETING.md lost its 'Levels and sources' section"
+    assert LEVELS_TABLE_START in text and LEVELS_TABLE_END in text, "the levels table markers are missing"
+    documented = text.split(LEVELS_TABLE_START, 1)[1].split(LEVELS_TABLE_END, 1)[0].strip()
+    expected = levels_table()
+    assert documented == expected, (
+        "docs/INTERPRETING.md's levels table differs from the registry; paste `python -m tests.test_meta` between the markers:\n" + expected
+    )
 
 
 # -- profiles ------------------------------------------------------------------------------------
@@ -244,3 +437,7 @@ def test_reference_server_imports_no_other_conformance_module(path):
 def test_fault_scope_names_endpoints(name):
     scope = FAULTS[name].scope
     assert scope is None or (scope and set(scope) <= set(ENDPOINTS)), scope
+
+
+if __name__ == "__main__":
+    print(levels_table())

@@ -32,9 +32,11 @@ def fresh_secrets(monkeypatch):
     monkeypatch.setattr(redact_module, "_SECRETS", set())
 
 
-def verdict(check="http.status_success", case="chat.basic", transport="http", status="pass", *, endpoint="chat", feature="core", message="", evidence=None, semantic=False):
+def verdict(check="http.status_success", case="chat.basic", transport="http", status="pass", *, endpoint="chat", feature="core", message="", evidence=None, semantic=False, level="required"):
     """A verdict dict shaped like conformance.runner.Verdict.as_dict()."""
     return {
+        "level": level,
+        "source": "wire: RFC 9110",
         "check": check,
         "case": case,
         "endpoint": endpoint,
@@ -74,9 +76,9 @@ def test_matches_the_runner_verdict_shape():
 
 def test_totals_and_by_transport():
     report = report_of(RESULTS)
-    assert report["totals"] == {"fail": 1, "error": 2, "pass": 3, "unsupported-ok": 1, "skip": 1, "total": 8}
-    assert report["by_transport"]["http"] == {"fail": 0, "error": 1, "pass": 2, "unsupported-ok": 1, "skip": 0, "total": 4}
-    assert report["by_transport"]["openai"] == {"fail": 1, "error": 1, "pass": 1, "unsupported-ok": 0, "skip": 1, "total": 4}
+    assert report["totals"] == {"fail": 1, "warn": 0, "error": 2, "pass": 3, "unsupported-ok": 1, "skip": 1, "total": 8}
+    assert report["by_transport"]["http"] == {"fail": 0, "warn": 0, "error": 1, "pass": 2, "unsupported-ok": 1, "skip": 0, "total": 4}
+    assert report["by_transport"]["openai"] == {"fail": 1, "warn": 0, "error": 1, "pass": 1, "unsupported-ok": 0, "skip": 1, "total": 4}
     assert set(report["by_transport"]) == {"http", "openai"}
     assert report["outcome"] == "fail"
     assert report["usage"] == USAGE
@@ -94,6 +96,8 @@ def test_totals_and_by_transport():
         (["error", "unsupported-ok"], "error"),
         (["pass", "unsupported-ok", "skip"], "pass"),
         (["skip"], "pass"),
+        (["warn", "pass"], "pass"),
+        (["warn", "error"], "error"),
         ([], "pass"),
     ],
 )
@@ -101,7 +105,7 @@ def test_outcome_fail_beats_error_beats_pass(statuses, expected):
     results = [verdict(check=f"x.c{i}", status=s) for i, s in enumerate(statuses)]
     report = report_of(results)
     assert report["outcome"] == expected
-    assert outcome(report["totals"]) == expected
+    assert outcome(report["results"]) == expected
     validate_report(report)
 
 

@@ -61,6 +61,14 @@ def test_event_name_does_not_leak_into_the_next_event():
     assert parsed.events[1].event is None
 
 
+@pytest.mark.parametrize("line", ["event:", "event: ", "event"], ids=["colon", "colon-space", "bare"])
+def test_empty_event_name_is_the_default_type(line):
+    # WHATWG HTML 9.2.6: an empty event type buffer dispatches the default "message" event.
+    parsed = parse_sse(f"{line}\ndata: x\n\nevent: message\ndata: y\n\n")
+    assert [(e.event, e.data) for e in parsed.events] == [(None, "x"), ("message", "y")]
+    assert parsed.bad_lines == []
+
+
 def test_data_without_space_after_colon():
     parsed = parse_sse("data:{\"x\":1}\n\nevent:named\ndata:y\n\n")
     assert [(e.event, e.data) for e in parsed.events] == [(None, '{"x":1}'), ("named", "y")]

@@ -20,7 +20,7 @@ from ..vocabulary import ENDPOINTS, TRANSPORTS
 
 CASES_DIR = Path(__file__).resolve().parent
 #: Every *.yaml here except the generator tables is a case file (sorted, so the order is stable).
-GENERATOR_TABLES = frozenset({"unsupported_values.yaml"})
+GENERATOR_TABLES = frozenset({"unsupported_values.yaml", "controls.yaml"})
 CASE_FILES = tuple(sorted(p.name for p in CASES_DIR.glob("*.yaml") if p.name not in GENERATOR_TABLES))
 #: In a request string, fixtures/images/NAME as a data: URI, or as a URL the target fetches.
 IMAGE_DATA, IMAGE_URL = "$image:", "$image_url:"
@@ -47,6 +47,11 @@ class Case:
     expect: str = "success"
     transports: tuple[str, ...] = TRANSPORTS
     source: str = ""
+    #: ``recommended``: the spec does not require what this case asks (findings warn at most).
+    level: str = "required"
+    level_reason: str = ""
+    #: Other features of the endpoint the profile must claim for this case to run.
+    requires: tuple[str, ...] = ()
     #: Parameters of every check of this case (e.g. the unsupported parameter's name).
     common_params: dict[str, Any] = field(default_factory=dict)
 
@@ -148,6 +153,9 @@ def load_file(path: Path) -> list[Case]:
                 expect=raw.get("expect", "success"),
                 transports=tuple(raw.get("transports", TRANSPORTS)),
                 source=path.name,
+                level=raw.get("level", "required"),
+                requires=tuple(raw.get("requires", ())),
+                level_reason=raw.get("level_reason", ""),
             )
         )
     return cases
@@ -329,6 +337,26 @@ def generated_cases(profile: Profile) -> list[Case]:
         if info.name.startswith("gen_"):
             out.extend(importlib.import_module(f"{__name__}.{info.name}").cases(profile))
     return out
+
+
+@cache
+def _controls() -> dict[str, Any]:
+    return yaml.safe_load((CASES_DIR / "controls.yaml").read_text())
+
+
+def control_case(endpoint: str) -> Case:
+    """The simplest valid request to ``endpoint`` (controls.yaml) as a case without checks."""
+    entry = _controls()[endpoint]
+    return Case(
+        id=f"{endpoint}.control",
+        endpoint=endpoint,
+        feature="core",
+        description="the simplest valid request to the endpoint",
+        request=entry["request"],
+        checks=(),
+        capability=entry.get("capability"),
+        source="controls.yaml",
+    )
 
 
 def all_cases(profile: Profile) -> list[Case]:

@@ -5,6 +5,11 @@ an optional note), raising :class:`Failure` means the target broke the contract,
 :class:`~conformance.transport.Unjudgeable` means we could not judge, raising :class:`Skip`
 means the check does not apply. Checks are code; which check runs on which request is data
 (the case files).
+
+Every check declares its **level** (``required`` or ``recommended``) and its **source** — where
+its strictness is written ("openapi: …", "profile: …", "sdk: …", "wire: …", "observed: …"). One
+finding may carry a lower level than its check (:func:`recommend`: a field only the newest spec
+requires) or be marked semantic (it depends on what the model chose to say).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..vocabulary import PASS
+from ..vocabulary import LEVELS, PASS, RECOMMENDED, RECOMMENDED_ONLY_SOURCES, REQUIRED, SOURCE_KINDS
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -23,7 +28,18 @@ if TYPE_CHECKING:
 
 
 class Failure(AssertionError):
-    """The target broke the contract this check asserts."""
+    """The target broke the contract this check asserts.
+
+    ``level`` (default: the check's own) lowers one finding to ``recommended``; ``semantic``
+    marks a finding that depends on the model's choice rather than on the protocol.
+    """
+
+    def __init__(self, message: str, *, level: str | None = None, semantic: bool = False) -> None:
+        super().__init__(message)
+        if level is not None and level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}")
+        self.level = level
+        self.semantic = semantic
 
 
 class Skip(Exception):
@@ -43,15 +59,37 @@ class CheckSpec:
     semantic: bool = False
     #: The status a passing run of this check records.
     passing_status: str = PASS
+    #: ``required`` (a fail breaks clients or a documented claim) or ``recommended`` (a warn).
+    level: str = REQUIRED
+    #: Where the strictness is written: "KIND: reference" (KIND in vocabulary.SOURCE_KINDS).
+    source: str = ""
+
+    @property
+    def source_kind(self) -> str:
+        return source_kind(self.source)
 
 
 CHECKS: dict[str, CheckSpec] = {}
 
 
-def check(check_id: str, *, semantic: bool = False, passing_status: str = PASS) -> Callable[[CheckFn], CheckFn]:
+def source_kind(source: str) -> str:
+    """The kind of a "KIND: reference" source string ('' when there is none)."""
+    return source.partition(":")[0].strip() if ":" in source else ""
+
+
+def check(
+    check_id: str, *, semantic: bool = False, passing_status: str = PASS, level: str = REQUIRED, source: str = ""
+) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` under ``check_id``; the first docstring line is its description."""
     if not _ID.match(check_id):
         raise ValueError(f"check id {check_id!r} must be dotted lower_snake_case")
+    if level not in LEVELS:
+        raise ValueError(f"check {check_id!r}: unknown level {level!r} (one of {LEVELS})")
+    kind = source_kind(source)
+    if source and kind not in SOURCE_KINDS:
+        raise ValueError(f"check {check_id!r}: source {source!r} must start with one of {sorted(SOURCE_KINDS)} and a colon")
+    if kind in RECOMMENDED_ONLY_SOURCES and level != RECOMMENDED:
+        raise ValueError(f"check {check_id!r}: a check backed only by {kind!r} is recommended-level at most")
 
     def register(fn: CheckFn) -> CheckFn:
         if check_id in CHECKS:
@@ -59,7 +97,7 @@ def check(check_id: str, *, semantic: bool = False, passing_status: str = PASS) 
         doc = (fn.__doc__ or "").strip().splitlines()
         if not doc:
             raise ValueError(f"check {check_id!r} needs a docstring saying what it asserts")
-        CHECKS[check_id] = CheckSpec(check_id, fn, doc[0], semantic, passing_status)
+        CHECKS[check_id] = CheckSpec(check_id, fn, doc[0], semantic, passing_status, level, source)
         return fn
 
     return register
@@ -87,16 +125,22 @@ class CheckContext:
         return self.settings.model_for(self.capability)
 
     def schema_errors(self, component: str, instance: Any) -> list[str]:
-        """Errors of ``instance`` against an OpenAPI component, with the profile's documented leniency."""
-        from ..openapi import schema_errors
+        """Errors of ``instance`` against an OpenAPI component that break the contract (required
+        level): what only the newest spec demands (specs/openapi/recommended.yaml) is left out."""
+        from ..openapi import schema_findings
 
-        return schema_errors(component, instance, optional_nulls=self.profile.optional_nulls)
+        return schema_findings(component, instance)[0]
 
     def require_schema(self, component: str, instance: Any, what: str = "body") -> None:
-        """Raise :class:`Failure` unless ``instance`` is valid against the OpenAPI ``component``."""
-        errors = self.schema_errors(component, instance)
+        """Raise :class:`Failure` unless ``instance`` is valid against the OpenAPI ``component``;
+        a body valid but for what only the newest spec demands is a recommended-level finding."""
+        from ..openapi import schema_findings
+
+        errors, recommended = schema_findings(component, instance)
         if errors:
             raise Failure(f"{what} does not match {component}: " + "; ".join(errors[:3]))
+        if recommended:
+            raise Failure(f"{what} lacks what only the newest spec of {component} demands: " + "; ".join(recommended[:3]), level=RECOMMENDED)
 
     def send(self, request: ApiRequest, *, cache_key: str | None = None) -> Exchange:
         """Send a follow-up request through the same transport (counted, retried, cached)."""
@@ -130,6 +174,18 @@ def require(condition: Any, message: str) -> None:
     """Raise :class:`Failure` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise Failure(message)
+
+
+def recommend(condition: Any, message: str) -> None:
+    """Raise a recommended-level :class:`Failure` (a ``warn``) unless ``condition`` holds."""
+    if not condition:
+        raise Failure(message, level=RECOMMENDED)
+
+
+def require_semantic(condition: Any, message: str) -> None:
+    """Raise a semantic :class:`Failure` (what the model chose to say) unless ``condition`` holds."""
+    if not condition:
+        raise Failure(message, semantic=True)
 
 
 def short(value: Any, limit: int = 200) -> str:

@@ -6,7 +6,7 @@ from . import check, require, short
 from .chat import first_content, normalise
 
 
-@check("chat.audio.transcribes", semantic=True)
+@check("chat.audio.transcribes", semantic=True, source="profile: endpoints.chat.features audio-input (answers depend on the audio)")
 def transcribes(ctx, ex):
     """Asked for a transcript, the answer contains the words spoken in the audio (it depends on the audio)."""
     content = first_content(ex)

@@ -242,7 +242,7 @@ def _batch_schema(ctx, body: Any, what: str) -> None:
         raise Failure(f"{what} does not match the Batch schema: " + "; ".join(errors[:3]))
 
 
-@check("batches.create.shape")
+@check("batches.create.shape", source="openapi: #/components/schemas/Batch (the answer of #/paths/~1batches/post)")
 def create_shape(ctx, ex):
     """The creation answer is a Batch (schema) echoing the endpoint, input file and completion window."""
     body = created(ex)
@@ -253,7 +253,7 @@ def create_shape(ctx, ex):
         require(body.get(name) == sent.get(name), f"{name} is {short(body.get(name))}, but the request asked for {short(sent.get(name))}")
 
 
-@check("batches.retrieve.shape")
+@check("batches.retrieve.shape", source="openapi: #/paths/~1batches~1{batch_id}/get (answers the Batch)")
 def retrieve_shape(ctx, ex):
     """Every retrieved batch is a Batch (schema) with the created id, endpoint and input file."""
     run = follow(ctx, ex)
@@ -264,7 +264,7 @@ def retrieve_shape(ctx, ex):
             require(body.get(name) == first.get(name), f"batch object #{i}: {name} changed from {short(first.get(name))} to {short(body.get(name))}")
 
 
-@check("batches.status.documented")
+@check("batches.status.documented", source="openapi: #/components/schemas/Batch/properties/status (its enum)")
 def status_documented(ctx, ex):
     """Every status the batch reports is one of the documented values."""
     run = follow(ctx, ex)
@@ -273,7 +273,7 @@ def status_documented(ctx, ex):
     return " -> ".join(dict.fromkeys(run.statuses))
 
 
-@check("batches.status.forward_only")
+@check("batches.status.forward_only", source="openapi: #/components/schemas/Batch/properties/status (the lifecycle its *_at timestamps name: validating, in_progress, finalizing, then a final status)")
 def status_forward_only(ctx, ex):
     """The status only moves forward (validating, in_progress, finalizing, a final status) and a final status stays final."""
     run = follow(ctx, ex)
@@ -282,7 +282,7 @@ def status_forward_only(ctx, ex):
         require(after == before or after in LEGAL[before], f"the status went from {before!r} to {after!r} (seen: {' -> '.join(known)})")
 
 
-@check("batches.status.completes")
+@check("batches.status.completes", source="profile: endpoints.batches.properties.endpoints (a batch of valid requests to a listed endpoint completes)")
 def status_completes(ctx, ex):
     """A batch of valid requests reaches "completed" (not failed, expired or cancelled)."""
     final = follow(ctx, ex).final()
@@ -304,7 +304,7 @@ def _counts(body: dict[str, Any], label: str) -> tuple[int, int, int]:
     return total, done, failed
 
 
-@check("batches.request_counts.consistent")
+@check("batches.request_counts.consistent", source="openapi: #/components/schemas/BatchRequestCounts")
 def request_counts_consistent(ctx, ex):
     """request_counts never decrease, completed + failed <= total, and the final counts match the input and the files."""
     run = follow(ctx, ex)
@@ -331,7 +331,7 @@ _STAMPS = ("created_at", "in_progress_at", "finalizing_at", "completed_at", "fai
 _ORDERS = (("created_at", "in_progress_at", "finalizing_at", "completed_at"), ("created_at", "cancelling_at", "cancelled_at"), ("created_at", "failed_at"), ("in_progress_at", "failed_at"))
 
 
-@check("batches.timestamps.monotonic")
+@check("batches.timestamps.monotonic", source="openapi: #/components/schemas/Batch/properties/created_at (and in_progress_at, finalizing_at, completed_at, ...: when each lifecycle step happened)")
 def timestamps_monotonic(ctx, ex):
     """Timestamps are integers in lifecycle order, never change once set, and the final status has its *_at."""
     run = follow(ctx, ex)
@@ -354,7 +354,7 @@ def timestamps_monotonic(ctx, ex):
 
 
 # -- the output files ---------------------------------------------------------------------------
-@check("batches.output.files_written")
+@check("batches.output.files_written", source="openapi: #/components/schemas/Batch/properties/output_file_id (and error_file_id; beside the input per profile endpoints.batches.properties.input_file)")
 def files_written(ctx, ex):
     """A completed batch names its output file, writes it as JSONL beside the input, and writes failures to an error file."""
     final = require_completed(follow(ctx, ex))
@@ -368,7 +368,7 @@ def files_written(ctx, ex):
     return f"{files.output_key}: {len(files.output)} line(s)"
 
 
-@check("batches.output.one_line_per_request")
+@check("batches.output.one_line_per_request", source="openapi: #/components/schemas/Batch/properties/error_file_id (each request's output is in the output file or, failed, in the error file, under its custom_id)")
 def one_line_per_request(ctx, ex):
     """Every input custom_id appears on exactly one line of the output and error files, and no other custom_id does."""
     final = require_completed(follow(ctx, ex))
@@ -390,7 +390,7 @@ def _status_code(record: dict[str, Any]) -> Any:
     return response.get("status_code") if isinstance(response, dict) else None
 
 
-@check("batches.output.line_shape")
+@check("batches.output.line_shape", source="profile: endpoints.batches.features core (output lines in OpenAI's batch output format: id, custom_id, response {status_code, request_id, body}, error)")
 def line_shape(ctx, ex):
     """Output lines carry an id, the custom_id, error null and response {status_code 2xx, request_id, body}; error lines carry an error or a failing status."""
     final = require_completed(follow(ctx, ex))
@@ -411,7 +411,7 @@ def line_shape(ctx, ex):
         require(failing, f"{label}: neither an error object nor a failing response.status_code: {short(record)}")
 
 
-@check("batches.output.body_schema")
+@check("batches.output.body_schema", source="openapi: #/components/schemas/Batch/properties/endpoint (a line's response.body is that endpoint's 200 response schema)")
 def body_schema(ctx, ex):
     """Each successful line's response.body is valid against the endpoint's response schema."""
     final = require_completed(follow(ctx, ex))
@@ -427,7 +427,7 @@ def body_schema(ctx, ex):
         require(not errors, f"line {short(record.get('custom_id'))}: body does not match {component}: " + "; ".join(errors[:3]))
 
 
-@check("batches.output.matches_request", semantic=True)
+@check("batches.output.matches_request", semantic=True, source="profile: endpoints.batches.features core (each custom_id is answered with its own line's request)")
 def matches_request(ctx, ex):
     """Each custom_id's answer is the answer to that line's own prompt (no swapped or mixed-up lines)."""
     final = require_completed(follow(ctx, ex))
@@ -442,7 +442,7 @@ def matches_request(ctx, ex):
         require(text.lower() in answers[custom_id].lower(), f"the answer for {custom_id!r} does not contain {text!r}: {short(answers[custom_id])}")
 
 
-@check("batches.errors.failed_line_reported")
+@check("batches.errors.failed_line_reported", source="profile: endpoints.batches.features batch-errors (a failing line is reported in the error file)")
 def failed_line_reported(ctx, ex):
     """A line whose request fails is reported in the error file under its custom_id, not in the output file."""
     final = require_completed(follow(ctx, ex))
@@ -452,7 +452,7 @@ def failed_line_reported(ctx, ex):
         require(where.get(custom_id) == "error", f"the failing request {custom_id!r} is " + (f"in the {where[custom_id]} file" if custom_id in where else "in neither file") + f"; expected in the error file {files.error_key}")
 
 
-@check("batches.invalid_input.rejected")
+@check("batches.invalid_input.rejected", source="profile: endpoints.batches.features batch-errors (bad input is refused at creation or fails the batch)")
 def invalid_input_rejected(ctx, ex):
     """An invalid input file is refused at creation (4xx) or the batch fails with errors; it is never processed."""
     what = ctx.params.get("what", "invalid input file")
@@ -481,9 +481,9 @@ def _page(ctx, limit: int, after: str | None) -> dict[str, Any]:
     return page
 
 
-@check("batches.list.shape")
+@check("batches.list.shape", source="openapi: #/components/schemas/ListBatchesResponse")
 def list_shape(ctx, ex):
-    """The list is a ListBatchesResponse: object "list", at most limit batches, first_id/last_id naming the ends of data."""
+    """The list is a ListBatchesResponse: object "list", at most limit batches, first_id/last_id (optional) naming the ends of data."""
     body = ex.json
     errors = ctx.schema_errors("ListBatchesResponse", body)
     require(not errors, "the list does not match ListBatchesResponse: " + "; ".join(errors[:3]))
@@ -493,11 +493,14 @@ def list_shape(ctx, ex):
     for i, item in enumerate(data):
         _batch_schema(ctx, item, f"data[{i}]")
     if data:
-        require(body.get("first_id") == data[0].get("id"), f"first_id {short(body.get('first_id'))} is not data[0].id {short(data[0].get('id'))}")
-        require(body.get("last_id") == data[-1].get("id"), f"last_id {short(body.get('last_id'))} is not the last id {short(data[-1].get('id'))}")
+        # first_id / last_id are optional (ListBatchesResponse requires object, data, has_more; the
+        # SDK pages on data[-1].id): absent or null is fine, sent they must name the ends of data.
+        for key, item in (("first_id", data[0]), ("last_id", data[-1])):
+            if body.get(key) is not None:
+                require(body[key] == item.get("id"), f"{key} {short(body[key])} is not the id of the {'first' if key == 'first_id' else 'last'} batch listed, {short(item.get('id'))}")
 
 
-@check("batches.list.pagination")
+@check("batches.list.pagination", source="sdk: openai.pagination.SyncCursorPage.next_page_info (client.batches.list pages on with after=data[-1].id until has_more is false)")
 def list_pagination(ctx, ex):
     """Paging with limit and after returns each batch once, at most limit per page, has_more true exactly while more follow."""
     creation = ApiRequest("POST", "/batches", body={"input_file_id": ctx.params["input"], "endpoint": "/v1/chat/completions", "completion_window": "24h"})
@@ -531,7 +534,7 @@ def list_pagination(ctx, ex):
     return f"{len(listed)} batches over the pages walked"
 
 
-@check("batches.cancel.honoured")
+@check("batches.cancel.honoured", source="openapi: #/paths/~1batches~1{batch_id}~1cancel/post (the batch is cancelling, then cancelled)")
 def cancel_honoured(ctx, ex):
     """A cancel of a running batch answers cancelling or cancelled, and the batch then ends cancelled, never completed."""
     run = follow(ctx, ex)

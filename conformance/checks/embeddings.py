@@ -69,13 +69,13 @@ def followup(ctx, ex: Exchange, **changes: Any) -> Exchange:
     return ctx.followup(ApiRequest(method="POST", path=ex.request.path, body=body), f"the follow-up request {short(body)}")
 
 
-@check("embeddings.response.schema")
+@check("embeddings.response.schema", source="openapi: #/components/schemas/CreateEmbeddingResponse")
 def response_schema(ctx, ex):
     """The body is valid against the OpenAPI CreateEmbeddingResponse schema."""
     ctx.require_schema("CreateEmbeddingResponse", ex.json)
 
 
-@check("embeddings.response.shape")
+@check("embeddings.response.shape", source="openapi: #/components/schemas/Embedding (object embedding, index its input's position)")
 def response_shape(ctx, ex):
     """object "list", a model name, one object "embedding" per input, in input order: data[i].index == i."""
     data = data_items(ex)
@@ -90,7 +90,7 @@ def response_shape(ctx, ex):
         require(index == i and not isinstance(index, bool), f"data[{i}].index is {short(index)}, expected {i} (the input's position)")
 
 
-@check("embeddings.usage.tokens")
+@check("embeddings.usage.tokens", source="openapi: #/components/schemas/CreateEmbeddingResponse/properties/usage (prompt_tokens and total_tokens; nothing is generated)")
 def usage_tokens(ctx, ex):
     """usage has an integer prompt_tokens > 0 and total_tokens equal to it (embeddings generate nothing)."""
     body = ex.json if isinstance(ex.json, dict) else {}
@@ -103,14 +103,14 @@ def usage_tokens(ctx, ex):
     require(total == prompt, f"usage.total_tokens {total} != prompt_tokens {prompt}")
 
 
-@check("embeddings.vector.finite_same_length")
+@check("embeddings.vector.finite_same_length", source="openapi: #/components/schemas/Embedding/properties/embedding (a list of floats whose length depends on the model; JSON has no NaN, RFC 8259 §6)")
 def finite_same_length(ctx, ex):
     """Every embedding is a non-empty array of finite numbers, all of the same length."""
     lengths = {len(v) for v in vectors(ex)}
     require(len(lengths) == 1, f"the vectors of one response have different lengths: {sorted(lengths)}")
 
 
-@check("embeddings.vector.normalized")
+@check("embeddings.vector.normalized", source="profile: endpoints.embeddings.properties.normalized")
 def vector_normalized(ctx, ex):
     """Every embedding has unit L2 norm (within 1e-3), where the profile documents normalised vectors."""
     if not ctx.profile.endpoint_property("embeddings", "normalized", False):
@@ -120,7 +120,7 @@ def vector_normalized(ctx, ex):
         require(abs(length - 1) <= NORM_TOLERANCE, f"data[{i}].embedding has L2 norm {length:.6f}, expected 1")
 
 
-@check("embeddings.batch.matches_single")
+@check("embeddings.batch.matches_single", source="openapi: #/components/schemas/Embedding/properties/index (data[i] is the embedding of input[i])")
 def batch_matches_single(ctx, ex):
     """In a batch, data[i] is input[i]'s embedding: it matches that input embedded alone (cosine >= 0.999)."""
     position = ctx.params["position"]
@@ -131,7 +131,7 @@ def batch_matches_single(ctx, ex):
     require(similarity >= SAME_VECTOR, f"data[{position}] has cosine {similarity:.4f} with input[{position}] embedded alone: it is another input's vector")
 
 
-@check("embeddings.vector.same_text_same_vector")
+@check("embeddings.vector.same_text_same_vector", level="recommended", source="observed: OpenAI gives the same text the same vector (cosine >= 0.999); nothing normative promises it")
 def same_text_same_vector(ctx, ex):
     """The same text twice in one batch gets the same vector (cosine >= 0.999)."""
     first, second = ctx.params["positions"]
@@ -141,7 +141,7 @@ def same_text_same_vector(ctx, ex):
     require(similarity >= SAME_VECTOR, f"input[{first}] and input[{second}] are the same text but their vectors have cosine {similarity:.4f}")
 
 
-@check("embeddings.semantic.paraphrase_closer", semantic=True)
+@check("embeddings.semantic.paraphrase_closer", semantic=True, source="profile: endpoints.embeddings.features core (vectors represent the text's meaning)")
 def paraphrase_closer(ctx, ex):
     """A paraphrase is closer to its anchor text than an unrelated text is (a model-quality check)."""
     batch = vectors(ex)
@@ -162,7 +162,7 @@ def decode_base64(value: Any, where: str) -> list[float]:
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
-@check("embeddings.base64.matches_float")
+@check("embeddings.base64.matches_float", source="sdk: openai.lib._parsing._embeddings.parse_embedding_response (the client asks for base64 by default and decodes float32 with np.frombuffer)")
 def base64_matches_float(ctx, ex):
     """encoding_format base64 gives base64 strings of little-endian float32s equal to the float answer's vectors."""
     decoded = [decode_base64(item.get("embedding"), f"data[{i}].embedding") for i, item in enumerate(data_items(ex))]
@@ -176,7 +176,7 @@ def base64_matches_float(ctx, ex):
         require(similarity >= SAME_VECTOR and abs(ratio - 1) <= 0.01, f"data[{i}] decodes to a different vector than the float answer (cosine {similarity:.4f}, norm ratio {ratio:.4f})")
 
 
-@check("embeddings.dimensions.honoured")
+@check("embeddings.dimensions.honoured", source="profile: endpoints.embeddings.features embedding-dimensions (vectors of that length, renormalised)")
 def dimensions_honoured(ctx, ex):
     """With dimensions=N each vector has N components and is the full vector's first N renormalised (cosine >= 0.99)."""
     size = ex.request.body["dimensions"]

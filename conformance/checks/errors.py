@@ -6,8 +6,8 @@ import json
 
 from ..paths import fixtures_dir
 from ..transport import ApiRequest, Unjudgeable
-from ..vocabulary import UNSUPPORTED_OK
-from . import Failure, check, require, short
+from ..vocabulary import REQUIRED, UNSUPPORTED_OK
+from . import Failure, check, recommend, require, short
 
 _GATEWAY = frozenset({502, 503, 504})
 
@@ -26,7 +26,8 @@ def _refused(ex, accepted: tuple[int, ...] | None, what: str) -> None:
     if ex.ok:
         raise Failure(f"{what}: accepted with {ex.status}, expected a refusal ({_statuses(accepted)})")
     if ex.status >= 500:
-        raise Failure(f"{what}: server error {ex.status} instead of a refusal ({_statuses(accepted)})")
+        # a crash on any input breaks clients, even where the refusal itself is only recommended
+        raise Failure(f"{what}: server error {ex.status} instead of a refusal ({_statuses(accepted)})", level=REQUIRED)
     if accepted is None:
         require(400 <= ex.status < 500, f"{what}: status {ex.status}, expected 4xx")
     else:
@@ -37,7 +38,7 @@ def _statuses(accepted: tuple[int, ...] | None) -> str:
     return "4xx" if accepted is None else " or ".join(map(str, accepted))
 
 
-@check("errors.envelope")
+@check("errors.envelope", source="sdk: openai._base_client.BaseClient._make_status_error_from_response (reads body['error']['message']; OpenAI._make_status_error hands body['error'] to APIError for code, param, type)")
 def envelope(ctx, ex):
     """An error response is application/json with {"error": {message, type, param, code}}."""
     if ex.ok:
@@ -59,31 +60,31 @@ def envelope(ctx, ex):
     require(ok, f"error.code must be present and one of {'/'.join(allowed)}, got {short(code)}")
 
 
-@check("auth.missing_key_rejected")
+@check("auth.missing_key_rejected", source="profile: status_codes.missing_key (401 for a request without the bearer token of #/components/securitySchemes/ApiKeyAuth)")
 def missing_key(ctx, ex):
     """A request without credentials is refused with 401."""
     _refused(ex, ctx.profile.accepted_statuses("missing_key"), "request without an API key")
 
 
-@check("auth.wrong_key_rejected")
+@check("auth.wrong_key_rejected", source="profile: status_codes.wrong_key (401 or 403 for a wrong API key)")
 def wrong_key(ctx, ex):
     """A request with a wrong API key is refused with 401 or 403."""
     _refused(ex, ctx.profile.accepted_statuses("wrong_key"), "request with a wrong API key")
 
 
-@check("errors.unknown_model_rejected")
+@check("errors.unknown_model_rejected", source="profile: status_codes.model_not_found (404, or 422 as documented)")
 def unknown_model(ctx, ex):
     """A request naming a model that does not exist is refused (404, or what the profile documents)."""
     _refused(ex, ctx.profile.accepted_statuses("model_not_found"), "unknown model")
 
 
-@check("errors.malformed_json_rejected")
+@check("errors.malformed_json_rejected", source="wire: RFC 9110 §15.5.1 (400 Bad Request for a body that is not an RFC 8259 JSON text)")
 def malformed_json(ctx, ex):
     """A body that is not valid JSON is refused with 400, never a 5xx."""
     _refused(ex, (400,), "malformed JSON body")
 
 
-@check("errors.invalid_request_rejected")
+@check("errors.invalid_request_rejected", source="openapi: #/paths/~1chat~1completions/post/requestBody (and every operation's: a request its schema calls invalid is a client error, RFC 9110 §15.5)")
 def invalid_request(ctx, ex):
     """A request that breaks the schema (wrong type, missing field, out of range) gets a 4xx, never 2xx or 5xx."""
     statuses = ctx.params.get("statuses")
@@ -103,7 +104,7 @@ def names_parameter(ex, parameter: str) -> bool:
     return leaf.lower() in text.lower()
 
 
-@check("errors.names_parameter")
+@check("errors.names_parameter", level="recommended", source="observed: OpenAI's error.param (or message) names the offending parameter; #/components/schemas/Error only types param as string or null")
 def error_names_parameter(ctx, ex):
     """The refusal's error says which parameter is wrong (error.param or the message)."""
     parameter = ctx.params["parameter"]
@@ -127,7 +128,7 @@ def _control(control: dict) -> tuple[ApiRequest, str]:
     return ApiRequest(**{**control, "files": files}), f"control:{json.dumps(control, sort_keys=True)}"
 
 
-@check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK)
+@check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.*.unsupported_parameters (each documented-unsupported parameter is refused, naming it)")
 def unsupported_parameter(ctx, ex):
     """A documented-unsupported parameter, sent alone, is refused with a 4xx naming it; silently accepting it fails."""
     parameter = ctx.params["parameter"]
@@ -140,5 +141,6 @@ def unsupported_parameter(ctx, ex):
     if ex.ok:
         raise Failure(f"{parameter!r} is documented as unsupported but was silently accepted ({ex.status})")
     _refused(ex, None, f"unsupported parameter {parameter!r}")
-    require(names_parameter(ex, parameter), f"refused with {ex.status}, but the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
+    # the control request shows the parameter is what is refused; naming it is OpenAI's habit
+    recommend(names_parameter(ex, parameter), f"refused with {ex.status}, but the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
     return f"refused with {ex.status}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from ..transport import ApiRequest, Unjudgeable
-from . import check, require, short
+from . import Skip, check, require, short
 
 
 
-@check("models.list.shape")
+@check("models.list.shape", source="openapi: #/components/schemas/ListModelsResponse")
 def list_shape(ctx, ex):
     """GET /models returns {"object": "list", "data": [model objects with unique ids]} valid against the spec."""
     body = ex.json
@@ -21,32 +23,40 @@ def list_shape(ctx, ex):
     require(not duplicates, f"model ids listed more than once: {duplicates}")
 
 
-@check("models.list.includes_configured")
+@check("models.list.includes_configured", source="openapi: #/paths/~1models/get (lists the currently available models: every configured one)")
 def list_includes_configured(ctx, ex):
     """Every model the run is configured with appears in GET /models."""
     data = (ex.json or {}).get("data") if isinstance(ex.json, dict) else None
     require(isinstance(data, list), "no data array to look in")
     listed = {m.get("id") for m in data if isinstance(m, dict)}
-    missing = sorted({m for m in ctx.settings.models.values()} - listed)
+    configured = _configured(ctx)
+    missing = sorted(set(configured) - listed)
     require(not missing, f"configured models not listed: {', '.join(missing)}")
 
 
-@check("models.retrieve.shape")
+def model_in_path(path: str) -> str:
+    """The model id of a ``/models/{model}`` path, whole: ids may hold slashes (``org/name``, as vLLM
+    serves Hugging Face names) and arrive percent-encoded."""
+    return unquote(path.split("?", 1)[0].removeprefix("/models/"))
+
+
+@check("models.retrieve.shape", source="openapi: #/components/schemas/Model")
 def retrieve_shape(ctx, ex):
     """GET /models/{id} returns that model object (same id, object "model") valid against the spec."""
     body = ex.json
     require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
-    wanted = ex.request.path.rsplit("/", 1)[-1]
+    wanted = model_in_path(ex.request.path)
     require(body.get("id") == wanted, f"id is {short(body.get('id'))}, expected {wanted!r}")
     require(body.get("object") == "model", f'object is {short(body.get("object"))}, expected "model"')
     ctx.require_schema("Model", body)
 
 
-@check("models.retrieve.each_configured")
+@check("models.retrieve.each_configured", source="openapi: #/paths/~1models~1{model}/get (retrieves every available model as a Model)")
 def retrieve_each_configured(ctx, ex):
     """GET /models/{id} answers 200 with that model object for every model the run is configured with."""
     problems = []
-    for model in sorted(set(ctx.settings.models.values())):
+    configured = _configured(ctx)
+    for model in configured:
         got = ctx.send(ApiRequest("GET", f"/models/{model}"), cache_key=f"models.retrieve:{model}")
         if got.status == 429 or got.status >= 500:
             raise Unjudgeable(f"retrieving {model} got {got.status}; could not judge")
@@ -61,4 +71,12 @@ def retrieve_each_configured(ctx, ex):
         if errors:
             problems.append(f"{model}: not a Model object: {errors[0]}")
     require(not problems, "retrieving configured models failed: " + "; ".join(problems))
-    return f"{len(set(ctx.settings.models.values()))} model(s) retrieved"
+    return f"{len(configured)} model(s) retrieved"
+
+
+def _configured(ctx) -> list[str]:
+    """The models given with --model (or a hosted profile's named explicitly) for the selected endpoints."""
+    models = ctx.settings.configured_models()
+    if not models:
+        raise Skip("no model is configured: give the models to look for with --model CAPABILITY=NAME (a profile's defaults are not checked unless it is a hosted provider's profile named with --profile)")
+    return models

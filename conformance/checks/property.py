@@ -11,6 +11,7 @@ import binascii
 import struct
 from typing import Any
 
+from ..vocabulary import RECOMMENDED, REQUIRED
 from . import Failure, check, require, short
 from .errors import envelope, error_object
 
@@ -51,7 +52,7 @@ def _decoded_embeddings(body: Any) -> Any:
     return {**body, "data": data}
 
 
-@check("property.valid_request.accepted")
+@check("property.valid_request.accepted", source="openapi: #/paths (a request valid per an operation's requestBody and parameters is answered 200 with its response schema)")
 def valid_request_accepted(ctx, ex):
     """A request the OpenAPI spec calls valid (generated within the profile's documented parameters) is answered 2xx with a body valid against the response schema."""
     if not ex.ok:
@@ -72,14 +73,16 @@ def valid_request_accepted(ctx, ex):
         ctx.require_schema(component, body)
 
 
-@check("property.invalid_request.refused")
+@check("property.invalid_request.refused", source="openapi: #/components/schemas/ErrorResponse (a request an operation's requestBody or parameters call invalid is refused 4xx with this envelope)")
 def invalid_request_refused(ctx, ex):
     """A request the OpenAPI spec calls invalid is refused with 4xx and the OpenAI error envelope, never 2xx, never 5xx."""
     why = ctx.params.get("why", "it violates the spec")
     if ex.ok:
-        raise Failure(f"an invalid request was accepted with {ex.status} ({why})")
+        # leniency (a value past a bound, an unknown property, a coercible type) breaks no client:
+        # refusing is the spec's letter, a recommended-level finding
+        raise Failure(f"an invalid request was accepted with {ex.status} ({why})", level=RECOMMENDED)
     if ex.status >= 500:
-        raise Failure(f"an invalid request broke the server: {ex.status} instead of 4xx ({why})")
+        raise Failure(f"an invalid request broke the server: {ex.status} instead of 4xx ({why})", level=REQUIRED)
     require(400 <= ex.status < 500, f"status {ex.status}, expected 4xx ({why})")
     if ctx.params.get("protocol_probe"):
         return  # a wrong method or Content-Type may be refused by a gateway: any 4xx will do

@@ -56,13 +56,13 @@ def score_by_text(ex: Exchange) -> dict[str, float]:
     return {texts[index]: score for index, score in zip(indexes(ex), scores(ex))}
 
 
-@check("rerank.response.schema")
+@check("rerank.response.schema", source="openapi: #/components/schemas/RerankResponse")
 def response_schema(ctx, ex):
     """The body is valid against the RerankResponse schema (Jina / Cohere style, specs/openapi)."""
     ctx.require_schema("RerankResponse", ex.json)
 
 
-@check("rerank.response.identity")
+@check("rerank.response.identity", level="recommended", source="openapi: #/components/schemas/RerankResponse/properties/id (and model: both optional, Jina sends no id, Cohere v2 no model)")
 def response_identity(ctx, ex):
     """The body names itself: a non-empty string id and the model as a non-empty string."""
     body = ex.json
@@ -71,7 +71,7 @@ def response_identity(ctx, ex):
     require(isinstance(body.get("model"), str) and body["model"], f"model must be a non-empty string, got {short(body.get('model'))}")
 
 
-@check("rerank.results.sorted")
+@check("rerank.results.sorted", source="openapi: #/paths/~1rerank/post (documents ranked by relevance: highest relevance_score first, as Jina and Cohere v2 answer)")
 def results_sorted(ctx, ex):
     """results are ordered by relevance_score, highest first, each a finite number."""
     values = scores(ex)
@@ -79,13 +79,13 @@ def results_sorted(ctx, ex):
         require(values[i - 1] >= values[i], f"results[{i - 1}].relevance_score {values[i - 1]} < results[{i}].relevance_score {values[i]}: not sorted highest first")
 
 
-@check("rerank.results.indexes_valid")
+@check("rerank.results.indexes_valid", source="openapi: #/components/schemas/RerankResult/properties/index (the document's position in the request's documents)")
 def indexes_valid(ctx, ex):
     """Every result's index is an integer position in the documents sent, none twice."""
     indexes(ex)
 
 
-@check("rerank.top_n.honoured")
+@check("rerank.top_n.honoured", source="openapi: #/components/schemas/RerankRequest/properties/top_n (only the top_n most relevant documents)")
 def top_n_honoured(ctx, ex):
     """Exactly min(top_n, number of documents) results; every document when top_n is absent."""
     count = len(documents(ex))
@@ -95,7 +95,7 @@ def top_n_honoured(ctx, ex):
     require(got == expected, f"{count} documents with top_n={top_n}: expected {expected} results, got {got}")
 
 
-@check("rerank.documents.returned")
+@check("rerank.documents.returned", source="openapi: #/components/schemas/RerankRequest/properties/return_documents (each result carries its document's text)")
 def documents_returned(ctx, ex):
     """With return_documents true each result has document.text equal to the document at its index; any returned document matches."""
     texts = documents(ex)
@@ -109,7 +109,7 @@ def documents_returned(ctx, ex):
         require(document.get("text") == texts[index], f"results[{i}].document.text is {short(document.get('text'))}, but documents[{index}] is {short(texts[index])}")
 
 
-@check("rerank.usage.tokens")
+@check("rerank.usage.tokens", level="recommended", source="openapi: #/components/schemas/RerankResponse/properties/usage (optional: Jina sends it, Cohere v2 does not)")
 def usage_tokens(ctx, ex):
     """usage.total_tokens is a positive integer (prompt_tokens, when present, an integer no larger)."""
     body = ex.json if isinstance(ex.json, dict) else {}
@@ -122,7 +122,7 @@ def usage_tokens(ctx, ex):
         require(isinstance(prompt, int) and not isinstance(prompt, bool) and 0 < prompt <= total, f"usage.prompt_tokens {short(prompt)} must be a positive integer <= total_tokens {total}")
 
 
-@check("rerank.index.original_position")
+@check("rerank.index.original_position", source="openapi: #/components/schemas/RerankResult/properties/index (the document's position in the request's documents)")
 def index_original_position(ctx, ex):
     """index is the document's position in the request: the documents in reverse order keep their scores (within 0.01)."""
     body = dict(ex.request.body, documents=list(reversed(ex.request.body["documents"])))
@@ -133,7 +133,7 @@ def index_original_position(ctx, ex):
         require(abs(score - other) <= SAME_SCORE, f"{short(text)} scores {score:.4f}, but {other:.4f} when the documents are reversed: index does not point at the scored document")
 
 
-@check("rerank.scores.match_embeddings")
+@check("rerank.scores.match_embeddings", source="profile: endpoints.rerank.features rerank-embedding-consistent (scores are the cosine of the normalised embeddings)")
 def scores_match_embeddings(ctx, ex):
     """relevance_score is the cosine of the embeddings endpoint's query and document vectors (within 0.02)."""
     body = ex.request.body
@@ -146,7 +146,7 @@ def scores_match_embeddings(ctx, ex):
         require(abs(score - expected) <= EMBEDDING_TOLERANCE, f"documents[{index}] has relevance_score {score:.4f}, but its embeddings' cosine with the query is {expected:.4f}")
 
 
-@check("rerank.semantic.relevant_first", semantic=True)
+@check("rerank.semantic.relevant_first", semantic=True, source="profile: endpoints.rerank.features core (documents ranked by relevance to the query)")
 def relevant_first(ctx, ex):
     """A relevant document ranks first and no irrelevant one ranks above a relevant one (a model-quality check)."""
     relevant, irrelevant = set(ctx.params["relevant"]), set(ctx.params["irrelevant"])

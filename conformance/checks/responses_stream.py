@@ -53,7 +53,7 @@ def _event_components() -> dict[str, str]:
     return out
 
 
-@check("responses.stream.event_names_match_types")
+@check("responses.stream.event_names_match_types", level="recommended", source="observed: OpenAI names each Responses SSE event after its data's type (event: response.created); openai-python's Stream reads only the data")
 def event_names_match_types(ctx, ex):
     """Every SSE event has an `event:` name and JSON data whose type equals that name."""
     sse, _ = stream_of(ex)
@@ -72,7 +72,7 @@ def event_names_match_types(ctx, ex):
         require(kind == event.event, f"event {i} is named {event.event!r} but its data type is {kind!r}")
 
 
-@check("responses.stream.sequence_numbers")
+@check("responses.stream.sequence_numbers", level="recommended", source="observed: OpenAI numbers a stream's events 0, 1, 2, ...; #/components/schemas/ResponseStreamEvent says only 'the sequence number for this event'")
 def sequence_numbers(ctx, ex):
     """Every event carries an integer sequence_number, strictly increasing through the stream."""
     previous = None
@@ -83,7 +83,7 @@ def sequence_numbers(ctx, ex):
         previous = number
 
 
-@check("responses.stream.event_schema")
+@check("responses.stream.event_schema", source="openapi: #/components/schemas/ResponseStreamEvent")
 def event_schema(ctx, ex):
     """Every event is valid against the OpenAPI schema of its type (ResponseStreamEvent for unlisted types)."""
     components = _event_components()
@@ -92,7 +92,7 @@ def event_schema(ctx, ex):
         ctx.require_schema(component, event, f"event {i} ({event['type']})")
 
 
-@check("responses.stream.order")
+@check("responses.stream.order", source="sdk: openai.lib.streaming.responses._responses.ResponseStreamState.accumulate_event (RuntimeError without response.created first, for an event before its output_item.added, for unfinished items at completion)")
 def order(ctx, ex):
     """Events come in a legal order: created first; each item added, then its parts, deltas and done events, then item done; the terminal event last."""
     events = events_of(ex)
@@ -140,7 +140,7 @@ def order(ctx, ex):
     require(not missing, f"output item(s) {missing} never got response.output_item.done")
 
 
-@check("responses.stream.deltas_concatenate")
+@check("responses.stream.deltas_concatenate", source="sdk: openai.lib.streaming.responses._responses.ResponseStreamState.accumulate_event (appends each output_text delta to its content part's text)")
 def deltas_concatenate(ctx, ex):
     """The output_text deltas of each part concatenate to its done text, its part, its item and the terminal response's text."""
     events = events_of(ex)
@@ -173,7 +173,7 @@ def deltas_concatenate(ctx, ex):
             require(got == text, f"{where} text {short(got)} != the concatenated deltas {short(text)}")
 
 
-@check("responses.stream.terminal_event")
+@check("responses.stream.terminal_event", source="sdk: openai.lib.streaming.responses._responses.ResponseStream.get_final_response (RuntimeError without a response.completed event)")
 def terminal_event(ctx, ex):
     """The stream ends with exactly one terminal event (response.completed, or response.incomplete when cut) whose response status matches it."""
     events = events_of(ex)
@@ -189,7 +189,7 @@ def terminal_event(ctx, ex):
     require(TERMINAL_FOR_STATUS.get(status) == last["type"], f"{last['type']} carries a response with status {short(status)}")
 
 
-@check("responses.stream.function_call_arguments")
+@check("responses.stream.function_call_arguments", source="sdk: openai.lib.streaming.responses._responses.ResponseStreamState.accumulate_event (appends each function_call_arguments delta to the item's arguments)")
 def function_call_arguments(ctx, ex):
     """Streamed function calls: argument deltas concatenate to the .done arguments, the item's and the terminal response's, valid against the parameters."""
     events = events_of(ex)

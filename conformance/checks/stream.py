@@ -36,13 +36,13 @@ def streamed_text(ex, index: int = 0) -> str:
     return "".join(parts)
 
 
-@check("chat.stream.content_type")
+@check("chat.stream.content_type", source="wire: WHATWG HTML §9.2.5 (an event stream is text/event-stream; §9.2.3 fails the connection otherwise)")
 def content_type(ctx, ex):
     """stream=true answers with Content-Type text/event-stream."""
     stream_of(ex)
 
 
-@check("chat.stream.framing")
+@check("chat.stream.framing", source="wire: WHATWG HTML §9.2.6 (data: fields, an event dispatched at each blank line); each payload an RFC 8259 §2 JSON text")
 def framing(ctx, ex):
     """Every event is `data: <payload>` ended by a blank line; every payload but [DONE] is JSON."""
     sse, _ = stream_of(ex)
@@ -64,7 +64,7 @@ def _is_json(data: str) -> bool:
     return True
 
 
-@check("chat.stream.done_terminator")
+@check("chat.stream.done_terminator", source="sdk: openai._streaming.Stream.__stream__ (stops at the first data: [DONE]; whatever follows is dropped)")
 def done_terminator(ctx, ex):
     """The stream ends with exactly one `data: [DONE]` event, and nothing follows it."""
     sse, _ = stream_of(ex)
@@ -76,7 +76,7 @@ def done_terminator(ctx, ex):
     require(not sse.trailing, f"data after `[DONE]`: {short(sse.trailing)}")
 
 
-@check("chat.stream.chunk_schema")
+@check("chat.stream.chunk_schema", source="openapi: #/components/schemas/CreateChatCompletionStreamResponse")
 def chunk_schema(ctx, ex):
     """Every chunk is a chat.completion.chunk valid against CreateChatCompletionStreamResponse."""
     _, chunks = stream_of(ex)
@@ -87,7 +87,7 @@ def chunk_schema(ctx, ex):
         ctx.require_schema("CreateChatCompletionStreamResponse", chunk, f"chunk {i}")
 
 
-@check("chat.stream.single_id")
+@check("chat.stream.single_id", level="recommended", source="openapi: #/components/schemas/CreateChatCompletionStreamResponse/properties/id (each chunk has the same ID; the SDK's accumulator keeps the first chunk's)")
 def single_id(ctx, ex):
     """All chunks of one stream share one id (and one model)."""
     _, chunks = stream_of(ex)
@@ -97,7 +97,7 @@ def single_id(ctx, ex):
     require(len(models) == 1, f"chunks name {len(models)} different models: {short(sorted(map(str, models)))}")
 
 
-@check("chat.stream.role_first")
+@check("chat.stream.role_first", source="sdk: openai.lib.streaming.chat._completions.ChatCompletionStreamState._accumulate_chunk (the message's role comes only from the deltas)")
 def role_first(ctx, ex):
     """The first delta of each choice carries role "assistant"."""
     seen: set[int] = set()
@@ -114,7 +114,7 @@ def role_first(ctx, ex):
     require(seen, "no choice deltas in the stream")
 
 
-@check("chat.stream.single_finish_reason")
+@check("chat.stream.single_finish_reason", source="sdk: openai.lib.streaming.chat._completions.ChoiceEventState.get_done_events (content.done fires on the chunk with the finish_reason)")
 def single_finish_reason(ctx, ex):
     """Each choice gets exactly one valid finish_reason, on its last delta."""
     finished: dict[int, str] = {}
@@ -133,7 +133,7 @@ def single_finish_reason(ctx, ex):
     require(sorted(finished) == list(range(n)), f"finish_reason seen for choices {sorted(finished)}, expected {list(range(n))}")
 
 
-@check("chat.stream.include_usage")
+@check("chat.stream.include_usage", source="openapi: #/components/schemas/ChatCompletionStreamOptions (include_usage: a last chunk with empty choices and the usage, usage null on the others)")
 def include_usage(ctx, ex):
     """stream_options.include_usage: one last chunk with empty choices and the usage; other chunks have usage null."""
     _, chunks = stream_of(ex)
@@ -147,7 +147,7 @@ def include_usage(ctx, ex):
         require(isinstance(chunk, dict) and chunk.get("usage") is None, f"chunk {i} carries usage {short(chunk.get('usage'))}; only the final chunk may")
 
 
-@check("chat.stream.matches_nonstream", semantic=True)
+@check("chat.stream.matches_nonstream", semantic=True, source="openapi: #/components/schemas/CreateChatCompletionRequest/allOf/1/properties/seed (the same seed and parameters give the same result, best effort)")
 def matches_nonstream(ctx, ex):
     """The streamed text equals the text of the same seeded request without streaming."""
     body = ex.request.body

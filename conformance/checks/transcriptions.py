@@ -56,12 +56,12 @@ def _seconds(hours: str | None, minutes: str, seconds: str, millis: str) -> floa
 
 
 def wire_text(ex) -> str:
-    """The body as sent, line ends normalised to LF, without a byte-order mark."""
+    """The body as sent, line ends (CRLF, or a lone CR as WebVTT allows) normalised to LF, without a byte-order mark."""
     try:
         text = ex.raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Failure(f"the body is not UTF-8: {exc}") from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -148,7 +148,7 @@ def transcript(ctx, ex) -> str:
 # --- checks ----------------------------------------------------------------------------------------
 
 
-@check("transcriptions.response.content_type")
+@check("transcriptions.response.content_type", level="recommended", source="openapi: #/paths/~1audio~1transcriptions/post/responses/200/content (JSON formats as application/json; openai-python returns text formats as str whatever the Content-Type)")
 def content_type(ctx, ex):
     """The response's Content-Type fits the response_format asked for (JSON formats JSON, text/srt/vtt text)."""
     fmt = ctx.params["format"]
@@ -156,7 +156,7 @@ def content_type(ctx, ex):
     require(ex.content_type in allowed, f"response_format {fmt!r} was served as {ex.content_type or 'no Content-Type'!r}, expected {' or '.join(allowed)}")
 
 
-@check("transcriptions.json.schema")
+@check("transcriptions.json.schema", source="openapi: #/components/schemas/CreateTranscriptionResponseJson")
 def json_schema(ctx, ex):
     """response_format json: the body is {"text": string}, valid against CreateTranscriptionResponseJson."""
     body = json_object(ex)
@@ -165,7 +165,7 @@ def json_schema(ctx, ex):
     require(isinstance(body.get("text"), str), f"'text' must be a string: {short(body)}")
 
 
-@check("transcriptions.text.bare")
+@check("transcriptions.text.bare", source="openapi: #/components/schemas/AudioResponseFormat (text: the bare transcript)")
 def text_bare(ctx, ex):
     """response_format text: the body is the bare transcript, not JSON and not subtitles."""
     body = wire_text(ex).strip()
@@ -178,7 +178,7 @@ def text_bare(ctx, ex):
     require("-->" not in body and not body.startswith("WEBVTT"), f"the body carries subtitle timings: {short(body)}")
 
 
-@check("transcriptions.srt.syntax")
+@check("transcriptions.srt.syntax", source="openapi: #/components/schemas/AudioResponseFormat (srt: SubRip cues)")
 def srt_syntax(ctx, ex):
     """response_format srt: numbered cues 'HH:MM:SS,mmm --> HH:MM:SS,mmm' + text, in order, within the clip."""
     cues = parse_srt(wire_text(ex))
@@ -186,7 +186,7 @@ def srt_syntax(ctx, ex):
     return f"{len(cues)} cue(s)"
 
 
-@check("transcriptions.vtt.syntax")
+@check("transcriptions.vtt.syntax", source="openapi: #/components/schemas/AudioResponseFormat (vtt: a WebVTT document)")
 def vtt_syntax(ctx, ex):
     """response_format vtt: a WEBVTT header, then cues '[HH:]MM:SS.mmm --> …' + text, in order, within the clip."""
     cues = parse_vtt(wire_text(ex))
@@ -194,19 +194,20 @@ def vtt_syntax(ctx, ex):
     return f"{len(cues)} cue(s)"
 
 
-@check("transcriptions.verbose_json.schema")
+@check("transcriptions.verbose_json.schema", source="openapi: #/components/schemas/CreateTranscriptionResponseVerboseJson")
 def verbose_schema(ctx, ex):
-    """response_format verbose_json: task "transcribe", language, duration, text and segments, valid against the spec."""
+    """response_format verbose_json: language, duration, text and segments, valid against the spec; task, when sent, "transcribe"."""
     body = json_object(ex)
     errors = ctx.schema_errors("CreateTranscriptionResponseVerboseJson", body)
     require(not errors, "not a CreateTranscriptionResponseVerboseJson: " + "; ".join(errors))
-    require(body.get("task") == "transcribe", f"'task' must be \"transcribe\", got {short(body.get('task', '(missing)'))}")
+    # `task` is only in the spec's example, not among its properties: vLLM leaves it out.
+    require(body.get("task", "transcribe") == "transcribe", f"'task' must be \"transcribe\" when sent, got {short(body.get('task'))}")
     require(isinstance(body.get("language"), str) and body["language"].strip(), f"'language' must be a non-empty string, got {short(body.get('language'))}")
     require(isinstance(body.get("text"), str), f"'text' must be a string, got {short(body.get('text', '(missing)'))}")
     require(isinstance(body.get("segments"), list) and body["segments"], f"'segments' must be a non-empty array, got {short(body.get('segments', '(missing)'))}")
 
 
-@check("transcriptions.verbose_json.duration")
+@check("transcriptions.verbose_json.duration", source="openapi: #/components/schemas/CreateTranscriptionResponseVerboseJson/properties/duration (the duration of the input audio)")
 def verbose_duration(ctx, ex):
     """verbose_json: 'duration' is the clip's length in seconds (within 0.5 s)."""
     duration = json_object(ex).get("duration")
@@ -222,7 +223,7 @@ def _segments(ex) -> list[dict]:
     return segments
 
 
-@check("transcriptions.verbose_json.segments_timeline")
+@check("transcriptions.verbose_json.segments_timeline", source="openapi: #/components/schemas/TranscriptionSegment (start and end of each segment in seconds)")
 def segments_timeline(ctx, ex):
     """verbose_json segments: increasing ids, start < end, in order without overlap, within the clip's duration."""
     segments = _segments(ex)
@@ -235,7 +236,7 @@ def segments_timeline(ctx, ex):
     return f"{len(segments)} segment(s)"
 
 
-@check("transcriptions.verbose_json.segments_match_text")
+@check("transcriptions.verbose_json.segments_match_text", source="openapi: #/components/schemas/CreateTranscriptionResponseVerboseJson/properties/segments (segments of the transcribed text)")
 def segments_match_text(ctx, ex):
     """verbose_json: the segments' texts, joined in order, are the response's 'text' (whitespace aside)."""
     segments = _segments(ex)
@@ -245,7 +246,7 @@ def segments_match_text(ctx, ex):
     require(joined == text, f"the segments say {short(joined)} but 'text' is {short(text)}")
 
 
-@check("transcriptions.transcript.matches_audio", semantic=True)
+@check("transcriptions.transcript.matches_audio", semantic=True, source="profile: endpoints.transcriptions.features core (the transcript is the clip's speech)")
 def matches_audio(ctx, ex):
     """The transcript is the clip's speech: word error rate at most max_wer (0.3) against what is said, key words present."""
     heard = words(transcript(ctx, ex))

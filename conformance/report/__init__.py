@@ -14,9 +14,9 @@ import jsonschema
 from .. import __version__
 from ..paths import PACKAGE_DIR
 from ..redact import redact_obj
-from ..vocabulary import ERROR, FAIL, STATUSES
+from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
 
-REPORT_VERSION = "2.1"
+REPORT_VERSION = "3.0"
 
 
 @cache
@@ -31,10 +31,21 @@ def counts(results: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def outcome(totals: dict[str, int]) -> str:
-    if totals[FAIL]:
+def unexpected(result: dict[str, Any]) -> bool:
+    """A verdict that did not hold and that no expectation (or baseline) allows."""
+    if result["status"] in (PASS, UNSUPPORTED_OK, SKIP):
+        return False
+    expected = result.get("expected")
+    return expected is None or not set(result.get("statuses") or [result["status"]]) <= set(expected)
+
+
+def outcome(results: list[dict[str, Any]], stale_fails: bool = False) -> str:
+    """fail: an unexpected fail (or a stale expectation under --strict-expectations); error: an
+    unexpected error; else pass. Warns never decide it (--strict has already made them fails)."""
+    statuses = {r["status"] for r in results if unexpected(r)}
+    if FAIL in statuses or stale_fails:
         return "fail"
-    if totals[ERROR]:
+    if ERROR in statuses:
         return "error"
     return "pass"
 
@@ -71,7 +82,7 @@ def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 def build_report(
     *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int],
-    property_based: dict[str, Any] | None = None,
+    property_based: dict[str, Any] | None = None, gate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     try:
         import openai
@@ -81,6 +92,12 @@ def build_report(
         openai_version = "absent"
     results, evidence = share_evidence(sorted(results, key=lambda r: (r["endpoint"], r["case"], r["check"], r["transport"])))
     totals = counts(results)
+    gate = {"strict": False, "semantic": "fail", **(gate or {})}
+    for r in results:
+        r.setdefault("level", "required")
+        r["unexpected"] = unexpected(r)
+    gate["unexpected"] = counts([r for r in results if r["unexpected"]])
+    stale_fails = bool(gate.get("strict_expectations") and gate.get("stale"))
     transports = sorted({r["transport"] for r in results})
     report = {
         "report_version": REPORT_VERSION,
@@ -89,8 +106,10 @@ def build_report(
         "started": started,
         "finished": finished,
         "duration_s": round(duration_s, 2),
-        "outcome": outcome(totals),
+        "outcome": outcome(results, stale_fails),
         "totals": totals,
+        "by_level": {level: counts([r for r in results if r.get("level", "required") == level and not r.get("semantic")]) for level in ("required", "recommended")} | {"semantic": counts([r for r in results if r.get("semantic")])},
+        "gate": gate,
         "by_transport": {t: counts([r for r in results if r["transport"] == t]) for t in transports},
         "usage": usage,
         **({"property_based": property_based} if property_based else {}),
@@ -99,6 +118,29 @@ def build_report(
         "evidence": evidence,
     }
     return redact_obj(report)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """The run in a few lines: target and outcome, totals by status and level, the gate, the files."""
+    totals = report["totals"]
+    parts = ", ".join(f"{totals[s]} {s}" for s in (PASS, UNSUPPORTED_OK, FAIL, WARN, ERROR, SKIP))
+    usage = report["usage"]
+    lines = [
+        f"target {report['target']['base_url']} · profile {report['target']['profile']} · outcome {report['outcome'].upper()}",
+        f"{parts} ({totals['total']} verdicts) · {usage['requests']} requests, {usage['prompt_tokens']}+{usage['completion_tokens']} tokens",
+    ]
+    levels = report.get("by_level", {})
+    lines.append("by level: " + " · ".join(
+        f"{level} {counts_[FAIL]} fail, {counts_[WARN]} warn" for level, counts_ in levels.items() if counts_["total"]
+    ))
+    gate = report.get("gate", {})
+    if gate.get("expectations") or gate.get("baseline"):
+        u = gate["unexpected"]
+        against = " and ".join(f"{k} {gate[k]}" for k in ("expectations", "baseline") if gate.get(k))
+        lines.append(f"gate ({against}): {u[FAIL]} unexpected fail, {u[ERROR]} unexpected error, {gate.get('matched', 0)}/{gate.get('entries', 0)} expectations held, {len(gate.get('stale', []))} stale")
+        for entry in gate.get("stale", [])[:10]:
+            lines.append(f"  stale: {entry['check']}" + (f" case={entry['case']}" if entry.get("case") else "") + f" (expected {'/'.join(entry['status'])}): {entry['reason'][:100]}")
+    return lines
 
 
 def validate_report(report: dict[str, Any]) -> None:

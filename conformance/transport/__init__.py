@@ -19,10 +19,25 @@ __all__ = [
     "WRONG_KEY",
     "make_transport",
     "send_with_retry",
+    "UNJUDGEABLE_STATUSES",
+    "retries_for",
 ]
 
-#: Statuses worth a second try: rate limiting and gateway trouble.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Rate limiting and gateway trouble: they say nothing about the contract, so they are retried
+#: (twice, with back-off or Retry-After) and, if they persist, the verdict is ``error``.
+UNJUDGEABLE_STATUSES = frozenset({429, 502, 503, 504})
+#: Any other server error is retried once only: a deterministic 500 stays a 500, and the runner's
+#: control request then decides whether it is the request that breaks the server (fail) or not.
+SERVER_ERROR_RETRIES = 1
+
+
+def retries_for(status: int, retries: int) -> int:
+    """How many retries a response with ``status`` gets (the one status policy of sending)."""
+    if status in UNJUDGEABLE_STATUSES:
+        return retries
+    if status >= 500:
+        return min(retries, SERVER_ERROR_RETRIES)
+    return 0
 
 
 def make_transport(name: str, base_url: str, api_key: str | None, timeout: float) -> Transport:
@@ -54,7 +69,7 @@ def send_with_retry(
                 counter.retries += 1
         else:
             exchange.attempts = attempt
-            if exchange.status not in RETRY_STATUSES or attempt > retries:
+            if attempt > retries_for(exchange.status, retries):
                 if counter is not None:
                     counter.add(exchange)
                 return exchange

@@ -69,6 +69,9 @@ class Exchange:
     chunks: list[Any] | None = None
     #: The client library raised while reading a response (e.g. the SDK failed to parse it).
     client_error: str | None = None
+    #: What the client declined to do with a valid answer (e.g. the SDK's LengthFinishReasonError
+    #: when structured output was cut at max_tokens): recorded, never a failure.
+    client_note: str | None = None
     elapsed_ms: float = 0.0
     attempts: int = 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from urllib.parse import quote
 
 import httpx
 
@@ -19,6 +20,33 @@ def _fields_only_multipart(form: dict) -> tuple[bytes, str]:
         for value in (values if isinstance(values, list) else [values])
     ]
     return ("".join(parts) + f"--{boundary}--\r\n").encode(), f"multipart/form-data; boundary={boundary}"
+
+
+#: What openai-python's ``path_template`` leaves unencoded in a path parameter (RFC 3986 ``pchar``:
+#: the unreserved characters and these); "/" is encoded, so a model id "org/name" stays one segment.
+PATH_SEGMENT_SAFE = "!$&'()*+,;=:@"
+
+
+def wire_path(request: ApiRequest) -> str:
+    """The request's path as the openai transport sends it.
+
+    ``ApiRequest.path`` carries path parameters as plain text (a model id as it is named). The SDK
+    routes GET /models/{model}, GET /batches/{batch_id} and POST /batches/{batch_id}/cancel
+    through its resource methods, which percent-encode the parameter (``path_template``); every
+    other path, and any raw-body probe, it sends as given. This does the same, so that one
+    request goes out identically through both transports.
+    """
+    path = request.path
+    if request.raw_body is not None:
+        return path
+    if request.method == "GET" and path.startswith("/models/") and len(path) > len("/models/"):
+        return "/models/" + quote(path[len("/models/") :], safe=PATH_SEGMENT_SAFE)
+    parts = path.split("/")
+    if path.startswith("/batches/") and len(parts) == 3 and parts[2] and request.method == "GET":
+        return "/batches/" + quote(parts[2], safe=PATH_SEGMENT_SAFE)
+    if path.startswith("/batches/") and len(parts) == 4 and parts[3] == "cancel" and request.method == "POST":
+        return "/batches/" + quote(parts[2], safe=PATH_SEGMENT_SAFE) + "/cancel"
+    return path
 
 
 class HttpTransport:
@@ -40,7 +68,7 @@ class HttpTransport:
         return headers
 
     def send(self, request: ApiRequest) -> Exchange:
-        url = self.base_url + request.path
+        url = self.base_url + wire_path(request)
         content = request.raw_body
         if content is None and request.body is not None:
             content = json.dumps(request.body).encode()

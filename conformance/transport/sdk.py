@@ -58,6 +58,27 @@ class _TeeTransport(httpx2.BaseTransport):
         self.inner.close()
 
 
+def _content_decoded(raw: bytes, encoding: str) -> bytes:
+    """The body with its content coding (RFC 9110 §8.4: gzip, deflate) undone, as the SDK read it;
+    the tee sits below httpx's decoding. An unknown coding or a broken stream leaves the bytes as sent."""
+    import zlib
+
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
+            elif coding == "deflate":
+                try:
+                    raw = zlib.decompress(raw)
+                except zlib.error:
+                    raw = zlib.decompress(raw, -zlib.MAX_WBITS)
+            elif coding != "identity":
+                return raw
+        except zlib.error:
+            return raw
+    return raw
+
+
 def _dump(value: Any) -> Any:
     """What the SDK handed back, as plain JSON-like data."""
     if hasattr(value, "model_dump"):
@@ -81,6 +102,15 @@ _TRANSCRIPTION_PARAMS = _params(Transcriptions.create)
 _BATCH_PARAMS = _params(Batches.create)
 #: Terminal events of a Responses stream.
 RESPONSE_TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: What the SDK's parse helpers raise for a choice that ended "length" or "content_filter"
+#: (``ChatCompletionStreamState.get_final_completion`` -> ``parse_chat_completion``, for every
+#: stream): the SDK refusing to *parse* content that may be cut off, not a failure to read a valid
+#: wire answer. It is recorded on the exchange (``client_note``), never a ``client_error``.
+PARSE_REFUSALS = (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError)
+
+
+def _parse_refusal(exc: Exception) -> str:
+    return f"the openai SDK's stream helper declined to parse the answer ({type(exc).__name__}: {exc}); the stream itself was read"
 
 
 def _split(body: dict[str, Any], known: frozenset[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -173,7 +203,7 @@ class SdkTransport:
         if method == "GET" and path == "/models" and not request.params:
             return client.models.list(extra_headers=headers or None)
         if method == "GET" and path.startswith("/models/") and len(path) > len("/models/"):
-            return client.models.retrieve(path[len("/models/") :], extra_headers=headers or None)
+            return client.models.retrieve(path[len("/models/") :], extra_headers=headers or None, extra_query=request.params or None)
         sdk_method = None
         if method == "POST" and isinstance(body, dict):
             sdk_method = {
@@ -198,9 +228,9 @@ class SdkTransport:
                 return client.post(path, body=request.form, files=list((request.files or {}).items()), cast_to=object, options={**options, "headers": {**headers, "Content-Type": "multipart/form-data"}})
         batch = path.split("/")
         if path.startswith("/batches/") and len(batch) == 3 and batch[2] and method == "GET":
-            return client.batches.retrieve(batch[2], extra_headers=headers or None)
+            return client.batches.retrieve(batch[2], extra_headers=headers or None, extra_query=request.params or None)
         if path.startswith("/batches/") and len(batch) == 4 and batch[3] == "cancel" and method == "POST":
-            return client.batches.cancel(batch[2], extra_headers=headers or None)
+            return client.batches.cancel(batch[2], extra_headers=headers or None, extra_query=request.params or None)
         if path == "/batches" and method == "GET":
             query = dict(request.params or {})
             page_args = {k: query.pop(k) for k in ("after", "limit") if k in query}
@@ -230,6 +260,7 @@ class SdkTransport:
         watch = Stopwatch()
         result: Any = None
         client_error: str | None = None
+        client_note: str | None = None
         chunks: list[Any] | None = None
         try:
             result = self._call(client, request)
@@ -240,9 +271,15 @@ class SdkTransport:
                     for chunk in result:
                         chunks.append(_dump(chunk))
                         if accumulator is not None:
-                            accumulator.handle_chunk(chunk)
+                            try:
+                                accumulator.handle_chunk(chunk)
+                            except PARSE_REFUSALS as exc:
+                                client_note, accumulator = _parse_refusal(exc), None  # read the stream on to its end
                     if accumulator is not None:
-                        accumulator.get_final_completion()
+                        try:
+                            accumulator.get_final_completion()
+                        except PARSE_REFUSALS as exc:
+                            client_note = _parse_refusal(exc)
                 except Exception as exc:  # the SDK could not read or accumulate the stream: that is a finding
                     client_error = f"{type(exc).__name__}: {exc}"
                 finally:
@@ -268,7 +305,7 @@ class SdkTransport:
         response = self.tee.last
         if response is None:
             raise Unjudgeable("openai client sent no request")
-        raw = bytes(self.tee.body)
+        raw = _content_decoded(bytes(self.tee.body), response.headers.get("content-encoding", ""))
         exchange = Exchange(
             request=request,
             transport=self.name,
@@ -279,6 +316,8 @@ class SdkTransport:
             client_error=client_error,
             elapsed_ms=watch.ms(),
         )
+        # recorded, not a failure: what the SDK declined to do with a valid answer (see PARSE_REFUSALS)
+        exchange.client_note = client_note
         if exchange.content_type == "text/event-stream":
             exchange.sse, wire_chunks = decode_stream(raw)
             exchange.chunks = chunks if chunks is not None else wire_chunks

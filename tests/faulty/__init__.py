@@ -76,7 +76,8 @@ ResponseHook = Callable[[Req, Resp], None]
 class Fault:
     name: str
     description: str
-    #: Check ids that must fail against this server.
+    #: Check ids that must not hold against this server: a required-level check must ``fail``, a
+    #: recommended-level one (its level in the registry) must ``warn``.
     breaks: frozenset[str]
     on_request: Hook | None = None
     on_response: ResponseHook | None = None
@@ -91,6 +92,19 @@ class Fault:
     #: Only property-based runs catch it: the run has them on (fixed seed); every other fault's
     #: run has them off (so that their verdicts stay about the example cases).
     property: bool = False
+    #: Checks of ``breaks`` that must ``warn`` although their check is required-level (the finding
+    #: itself is recommended, e.g. a field only the newest spec requires).
+    warns: frozenset[str] = frozenset()
+
+    def expected_warns(self) -> frozenset[str]:
+        """The broken checks that must warn: recommended-level ones, and those named in ``warns``."""
+        from conformance.checks import load_all
+
+        checks = load_all()
+        return frozenset(c for c in self.breaks if c in self.warns or checks[c].level == "recommended")
+
+    def expected_fails(self) -> frozenset[str]:
+        return self.breaks - self.expected_warns()
 
 
 FAULTS: dict[str, Fault] = {}
@@ -116,6 +130,7 @@ def fault(
     transports=("http", "openai"),
     scope: tuple[str, ...] | None | object = _DEFAULT_SCOPE,
     property: bool = False,
+    warns: set[str] = frozenset(),
 ):
     """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``.
 
@@ -139,10 +154,29 @@ def fault(
             transports=tuple(transports),
             scope=_default_scope(name, fn.__module__) if scope is _DEFAULT_SCOPE else scope,
             property=property,
+            warns=frozenset(warns),
         )
         return fn
 
     return register
+
+
+async def read_request(scope, receive) -> Req:
+    """The whole HTTP request an ASGI app receives, as a :class:`Req` (path without /v1)."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    path = scope["path"]
+    return Req(
+        method=scope["method"],
+        path=path[3:] if path.startswith("/v1") else path,
+        headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
+        body=b"".join(chunks),
+        query=scope.get("query_string", b"").decode("latin-1"),
+    )
 
 
 class FaultyApp:
@@ -155,20 +189,7 @@ class FaultyApp:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.inner(scope, receive, send)
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        path = scope["path"]
-        req = Req(
-            method=scope["method"],
-            path=path[3:] if path.startswith("/v1") else path,
-            headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
-            body=b"".join(chunks),
-            query=scope.get("query_string", b"").decode("latin-1"),
-        )
+        req = await read_request(scope, receive)
         resp = self.fault.on_request(req) if self.fault.on_request else None
         if resp is None:
             resp = await self._call_inner(scope, req)

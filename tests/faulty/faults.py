@@ -477,6 +477,34 @@ def always_503(req):
     return None
 
 
+@fault("always_500", set(), outcome="error")
+def always_500(req):
+    """Every chat request gets 500 (the server is broken as a whole, not by one request): the
+    control request fails too, so nothing can be judged."""
+    if _is_chat(req):
+        return error(500, "Internal server error")
+    return None
+
+
+#: Every check of a case whose valid request is answered 500 fails with it.
+_WHOLE_CASE = {
+    "http.status_success", "http.json_body", "sdk.accepts_response", "chat.response.schema", "chat.finish_reason.stop",
+    "chat.message.role_and_content", "chat.usage.arithmetic", "chat.response.object", "chat.stream.chunk_schema",
+    "chat.stream.content_type", "chat.stream.done_terminator", "chat.stream.framing", "chat.stream.single_finish_reason",
+    "chat.stream.single_id", "chat.stream.role_first", "golden.shape.matches", "errors.invalid_request_rejected",
+}
+
+
+@fault("json_schema_500", {"chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral=_WHOLE_CASE)
+def json_schema_500(req):
+    """A request with response_format json_schema gets 500 every time (llama.cpp's grammar
+    failures): the endpoint's simplest request is answered, so this request breaks the server (fail)."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and isinstance(body.get("response_format"), dict) and body["response_format"].get("type") == "json_schema":
+        return error(500, "Failed to parse grammar")
+    return None
+
+
 # -- structured output ---------------------------------------------------------------------------
 def _chat_body(req: Req) -> dict | None:
     body = req.json

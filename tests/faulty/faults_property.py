@@ -44,7 +44,7 @@ def max_temperature_refused(req):
     return None
 
 
-@fault("property_embeddings_dimensions_wrong_type_ignored", INVALID, property=True, scope=("embeddings",))
+@fault("property_embeddings_dimensions_wrong_type_ignored", INVALID, property=True, scope=("embeddings",), warns={INVALID})
 def dimensions_wrong_type_ignored(req):
     """dimensions that is not an integer (a string, a fraction, a boolean) is silently ignored: full-size vectors, 200."""
     body = _post(req, "/embeddings")
@@ -56,7 +56,7 @@ def dimensions_wrong_type_ignored(req):
     return None
 
 
-@fault("property_rerank_top_n_zero_accepted", INVALID, property=True, scope=("rerank",))
+@fault("property_rerank_top_n_zero_accepted", INVALID, property=True, scope=("rerank",), warns={INVALID})
 def top_n_zero_accepted(req):
     """top_n below 1 is ignored: every document comes back, 200, where the spec's minimum is 1."""
     body = _post(req, "/rerank")
@@ -76,7 +76,7 @@ def list_bad_limit_500(req):
     return None
 
 
-@fault("property_chat_n_above_spec_maximum_clamped", INVALID, property=True, scope=("chat",))
+@fault("property_chat_n_above_spec_maximum_clamped", INVALID, property=True, scope=("chat",), warns={INVALID})
 def n_above_maximum_clamped(req):
     """n above the spec's maximum of 128 is clamped to 1 and answered 200 instead of refused."""
     body = _post(req, "/chat/completions")
@@ -86,7 +86,7 @@ def n_above_maximum_clamped(req):
     return None
 
 
-@fault("property_batches_list_limit_above_100_clamped", INVALID, property=True, scope=("batches",))
+@fault("property_batches_list_limit_above_100_clamped", INVALID, property=True, scope=("batches",), warns={INVALID})
 def list_limit_clamped(req):
     """GET /batches with limit above 100 (the documented maximum) is clamped and answered 200."""
     if req.method == "GET" and req.path == "/batches":

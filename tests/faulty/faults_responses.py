@@ -356,3 +356,13 @@ def responses_stream_arguments_differ(req, resp):
     if deltas:
         del events[deltas[-1]]
         _set_events(resp, events)
+
+
+@fault("responses_text_format_misreported", "golden.shape.matches")
+def text_format_misreported(req, resp):
+    """A plain-text Response reports text.format json_object (the request asked for no format)."""
+    if req.method == "POST" and req.path == "/responses" and resp.status == 200 and not resp.is_stream:
+        body = resp.json
+        if isinstance(body, dict) and ((body.get("text") or {}).get("format") or {}).get("type") == "text":
+            body["text"]["format"] = {"type": "json_object"}
+            resp.set_json(body)

@@ -265,11 +265,12 @@ def missing_file_500(req):
     return None
 
 
-@fault("transcriptions_usage_dropped", "golden.shape.matches")
-def usage_dropped(req, resp):
-    """JSON transcriptions come back without the documented `usage` (optional in the spec, so only the golden shape sees it)."""
+@fault("transcriptions_usage_mistyped", {"golden.shape.matches", "transcriptions.json.schema", "transcriptions.verbose_json.schema"})
+def usage_mistyped(req, resp):
+    """JSON transcriptions carry `usage` as a string: optional in the spec, but when it is sent it
+    must have the documented shape."""
     if req.method == "POST" and req.path == "/audio/transcriptions" and resp.status == 200:
         body = resp.json
         if isinstance(body, dict) and "usage" in body:
-            del body["usage"]
+            body["usage"] = "3 seconds"
             resp.set_json(body)
