@@ -301,7 +301,7 @@ def run_case(
             results.append(make(spec, SKIP, SEMANTIC_OFF, evidence))
             continue
         level, semantic = None, None
-        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {})
+        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {}, control=lambda: send_control(case, settings, transport, counter, cache))
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""

@@ -55,3 +55,20 @@ def test_an_identical_follow_up_is_sent_once_and_a_different_one_again():
     assert first is again and other is not first
     assert len(transport.sent) == 2
     assert ctx.counter.requests == 2
+
+
+def test_a_follow_up_that_breaks_the_server_while_the_control_is_answered_is_a_failure(monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda _: None)
+    ctx = context(ScriptedTransport(500))
+    answered = Exchange(ApiRequest("POST", "/chat/completions"), "http", "http://t/v1/chat/completions", 200, {}, b"{}")
+    ctx.control = lambda: answered
+    with pytest.raises(Failure, match="the server breaks on the replay"):
+        ctx.followup(ApiRequest("POST", "/chat/completions", body={"a": 1}), "the replay")
+    ctx = context(ScriptedTransport(500))
+    ctx.control = lambda: None  # the control could not be answered either: the server is down
+    with pytest.raises(Unjudgeable):
+        ctx.followup(ApiRequest("POST", "/chat/completions", body={"a": 1}), "the replay")
+    ctx = context(ScriptedTransport(503))
+    ctx.control = lambda: answered  # gateway trouble is never judged
+    with pytest.raises(Unjudgeable):
+        ctx.followup(ApiRequest("POST", "/chat/completions", body={"a": 1}), "the replay")

@@ -115,6 +115,9 @@ class CheckContext:
     #: Follow-up exchanges made by checks, kept for the evidence.
     followups: list[Exchange] = field(default_factory=list)
     cache: dict[str, Exchange] = field(default_factory=dict)
+    #: Sends the endpoint's simplest valid request (the runner's control; None when there is
+    #: none): tells a follow-up that breaks the server from a server that is down.
+    control: Callable[[], "Exchange | None"] | None = None
 
     @property
     def profile(self):
@@ -155,12 +158,19 @@ class CheckContext:
         return exchange
 
     def followup(self, request: ApiRequest, what: str = "the follow-up request") -> Exchange:
-        """Send a follow-up the target must accept (sent once per content): 429 or 5xx means we
-        could not judge (:class:`Unjudgeable`); any other refusal is a :class:`Failure`."""
+        """Send a follow-up the target must accept (sent once per content): a refusal is a
+        :class:`Failure`; a server error is one too when the endpoint's simplest valid request is
+        answered (else, like 429 and gateway trouble, we could not judge: :class:`Unjudgeable`)."""
         from ..transport import Unjudgeable
 
         key = "followup:" + json.dumps([request.method, request.path, request.body, request.params, request.form], sort_keys=True, default=str)
         other = self.send(request, cache_key=key)
+        if other.status >= 500 and other.status not in (502, 503, 504):
+            # the reproducible-5xx rule (docs/INTERPRETING.md rule 3) applies to follow-ups too
+            control = self.control() if self.control is not None else None
+            if control is not None and control.ok:
+                raise Failure(f"the server breaks on {what} (a valid request): {other.status} on {other.attempts} attempt(s), while the endpoint's simplest valid request is answered {control.status}")
+            raise Unjudgeable(f"{what} got {other.status}, and so does the endpoint's simplest valid request; could not judge")
         if other.status == 429 or other.status >= 500:
             raise Unjudgeable(f"{what} got {other.status}; could not judge")
         if not other.ok:

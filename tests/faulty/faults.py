@@ -505,6 +505,17 @@ def json_schema_500(req):
     return None
 
 
+@fault("assistant_null_content_500", {"chat.tools.result_accepted", "chat.tools.answer_uses_result"}, collateral=_WHOLE_CASE)
+def assistant_null_content_500(req):
+    """An assistant message with "content": null (beside its tool_calls, as the spec allows) gets
+    500 every time (llama-cpp-python's validation): sending a tool result back breaks the server."""
+    body = req.json
+    if _is_chat(req) and isinstance(body, dict) and isinstance(body.get("messages"), list):
+        if any(isinstance(m, dict) and m.get("role") == "assistant" and m.get("content", "") is None for m in body["messages"]):
+            return error(500, "Internal server error")
+    return None
+
+
 # -- structured output ---------------------------------------------------------------------------
 def _chat_body(req: Req) -> dict | None:
     body = req.json
