@@ -88,9 +88,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         embedded_url = _embedded_unless_target(stack, args)
         try:
             given, settings = _resolved(args, "run", embedded_url)
-            from .checks import load_all
+            from .checks import unknown_checks
 
-            unknown = sorted({e.check for e in settings.expectations} - set(load_all()))
+            unknown = unknown_checks(e.check for e in settings.expectations)
             if unknown:
                 raise UsageError(f"--expectations {settings.expectations_path}: unknown check {unknown[0]!r}")
             preflight(settings)

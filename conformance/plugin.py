@@ -119,13 +119,12 @@ def _option_values(config: pytest.Config, state: dict[str, Any]) -> dict[str, An
 
 def _known_checks_only(settings) -> None:
     """Expectations may name only registered checks (a typo would silently expect nothing)."""
-    from .checks import load_all
+    from .checks import unknown_checks
     from .settings import UsageError
 
-    known = set(load_all())
-    for entry in settings.expectations:
-        if entry.check not in known:
-            raise UsageError(f"--expectations {settings.expectations_path}: unknown check {entry.check!r}")
+    unknown = unknown_checks(e.check for e in settings.expectations)
+    if unknown:
+        raise UsageError(f"--expectations {settings.expectations_path}: unknown check {unknown[0]!r}")
 
 
 @pytest.hookimpl(optionalhook=True)

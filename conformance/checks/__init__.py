@@ -215,3 +215,9 @@ def load_all() -> dict[str, CheckSpec]:
     for name in _modules():
         importlib.import_module(f"{__name__}.{name}")
     return CHECKS
+
+
+def unknown_checks(names) -> list[str]:
+    """The names that are not registered check ids (e.g. a typo in an expectations file)."""
+    known = load_all()
+    return sorted({name for name in names if name not in known})
