@@ -96,13 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             preflight(settings)
         except UsageError as exc:
             return _fail_usage(str(exc))
-        if given.get("property_seed") is None:
-            import random
-
-            given["property_seed"] = random.SystemRandom().randrange(2**32)
-            import dataclasses
-
-            settings = dataclasses.replace(settings, property_seed=given["property_seed"])
+        given["property_seed"] = settings.property_seed  # the workers resolve the same seed
         report_dir = settings.report_dir
         report_json = report_dir / "report.json"
         if report_json.exists():

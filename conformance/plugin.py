@@ -79,6 +79,7 @@ def pytest_configure(config: pytest.Config) -> None:
         else:
             values = _option_values(config, state)
             settings = resolve(**values)
+            values["property_seed"] = settings.property_seed  # drawn once: the workers resolve the same
             if not _is_worker(config) and not config.option.conformance_no_preflight:
                 _known_checks_only(settings)
                 preflight(settings)
@@ -95,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _option_values(config: pytest.Config, state: dict[str, Any]) -> dict[str, Any]:
     """The resolve() keywords: a worker's from its controller; else from the pytest options, with
-    the embedded server started and the seed drawn when not given."""
+    the embedded server started when no target is given."""
     from .options import values
 
     if _is_worker(config):
@@ -110,10 +111,6 @@ def _option_values(config: pytest.Config, state: dict[str, Any]) -> dict[str, An
             out["embedded_url"] = state["stack"].enter_context(embedded_server())
     if out.get("embedded_url"):
         out["s3_bucket"] = None
-    if out.get("property_seed") is None:
-        import random
-
-        out["property_seed"] = random.SystemRandom().randrange(2**32)
     return out
 
 

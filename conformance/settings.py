@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -283,7 +284,8 @@ def resolve(
         endpoints=parse_endpoints(endpoints),
         property_depth=property_depth,
         property_examples=property_examples,
-        property_seed=0 if property_seed is None else property_seed,
+        # drawn here when not given, so that every worker of the run and the report share it
+        property_seed=random.SystemRandom().randrange(2**32) if property_seed is None else property_seed,
         update_goldens=update_goldens,
         strict=strict,
         semantic=semantic,
