@@ -31,3 +31,8 @@ def openapi_path() -> Path:
 
 def profiles_dir() -> Path:
     return specs_dir() / "profiles"
+
+
+def sample_values_path() -> Path:
+    """The one table of sample values for the parameters profiles list (cases/unsupported_values.yaml)."""
+    return PACKAGE_DIR / "cases" / "unsupported_values.yaml"

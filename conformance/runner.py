@@ -178,6 +178,9 @@ def applicable(case: Case, settings: Settings) -> str | None:
     for feature in (case.feature, *case.requires):
         if not profile.claims(case.endpoint, feature):
             return f"profile {profile.name!r} does not claim feature {feature!r} on {case.endpoint}"
+    reason = _batch_endpoint_reason(case, profile)
+    if reason:
+        return reason
     if case.capability and not settings.model_for(case.capability):
         return f"no model configured for capability {case.capability!r} (use --model {case.capability}=NAME)"
     model = settings.model_for(case.capability) if case.capability else None
@@ -187,6 +190,21 @@ def applicable(case: Case, settings: Settings) -> str | None:
         return S3_MISSING
     if case.needs_media_url and not settings.fixtures_url:
         return "the target fetches images by URL: serve fixtures/ over https and pass --fixtures-url URL"
+    return None
+
+
+def _batch_endpoint_reason(case: Case, profile) -> str | None:
+    """A batch case naming an endpoint the profile does not list (``batches.properties.endpoints``)
+    does not apply; nor does a refusal case about the endpoint parameter naming one it lists."""
+    documented = profile.endpoint_property("batches", "endpoints")
+    target = (case.request.get("body") or {}).get("endpoint") if case.endpoint == "batches" else None
+    if documented is None or not isinstance(target, str):
+        return None
+    about_endpoint = case.expect == "refusal" and any(params.get("parameter") == "endpoint" for _, params in case.checks)
+    if about_endpoint and target in documented:
+        return f"profile {profile.name!r} lists {target} as a batch endpoint: refusing it is not expected"
+    if not about_endpoint and target not in documented:
+        return f"profile {profile.name!r} does not list {target} among the batch endpoints"
     return None
 
 

@@ -24,11 +24,11 @@ def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
         scope = [f"--endpoint={endpoint}" for endpoint in fault.scope or ()]
         depth = ["--seed", "1"] if fault.property else ["--property", "off"]
         # the profile named explicitly: its (hosted) models are the configured ones /models must list
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--profile", "scaleway", "--workers", "0", *scope, *depth, env=env)
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--profile", fault.profile, "--workers", "0", *scope, *depth, env=env)
         if fault.property:
             # the example cases alone do not see it: only the generated requests do
             (tmp_path / "examples-only").mkdir()
-            examples_only = run_conformance(tmp_path / "examples-only", "--base-url", server.base_url, "--profile", "scaleway", "--workers", "0", *scope, "--property", "off", env=env)
+            examples_only = run_conformance(tmp_path / "examples-only", "--base-url", server.base_url, "--profile", fault.profile, "--workers", "0", *scope, "--property", "off", env=env)
             assert examples_only.code == 0, f"{name}: the example cases catch it too: {sorted(examples_only.failing_checks())}"
             assert not (fault.breaks & examples_only.warning_checks()), f"{name}: the example cases catch it too (warn)"
     assert run.report is not None, run.stderr + run.stdout[-3000:]

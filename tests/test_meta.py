@@ -18,7 +18,7 @@ from conformance.property_run import CHECK_BY_MODE
 from conformance.checks import load_all
 from conformance.openapi import load_document
 from conformance.paths import PACKAGE_DIR, profiles_dir
-from conformance.profiles import load_profile
+from conformance.profiles import available_profiles, load_profile, resolve_document
 from conformance.vocabulary import (
     CAPABILITIES,
     ENDPOINTS,
@@ -29,7 +29,7 @@ from conformance.vocabulary import (
     SOURCE_KINDS,
     TRANSPORTS,
 )
-from tests.faulty import FAULTS, load_faults
+from tests.faulty import FAULTS, TEST_PROFILES, load_faults
 
 load_faults()
 
@@ -43,7 +43,9 @@ UNSUPPORTED_VALUES = yaml.safe_load((CASES_DIR / "unsupported_values.yaml").read
 MODULES = sorted(p for p in PACKAGE_DIR.rglob("*.py") if "_data" not in p.relative_to(PACKAGE_DIR).parts)
 SERVER_MODULES = sorted((PACKAGE_DIR / "server").rglob("*.py"))
 #: Checks a case names, and the two the property-based runs apply to every generated request.
-USED_CHECKS = {name for case in CASES for name, _ in case.checks} | set(CHECK_BY_MODE.values())
+#: Every shipped profile and test profile (a check may be used only under claims Scaleway does not make).
+ALL_PROFILES = [load_profile(name) for name in available_profiles()] + [load_profile(str(p)) for p in sorted(TEST_PROFILES.glob("*.yaml"))]
+USED_CHECKS = {name for profile in ALL_PROFILES for case in all_cases(profile) for name, _ in case.checks} | set(CHECK_BY_MODE.values())
 BROKEN_BY_FAULTS = {check for f in FAULTS.values() for check in f.breaks}
 
 #: Checks no fault in tests/faulty breaks yet (a gap there, documented as a strict xfail).
@@ -173,10 +175,14 @@ def _profile_nodes(node, parts: list[str]) -> list:
     return [found for child in children for found in _profile_nodes(child, rest)]
 
 
+def _document(profile) -> dict:
+    return resolve_document(Path(profile.path))[0]
+
+
 def source_problem(source: str, *, pointer_required: bool = True) -> str | None:
     """Why a "KIND: reference" source does not say where its strictness is written (None: it does).
 
-    openapi: a JSON pointer into specs/openapi/openapi.yaml; profile: a key path of the Scaleway
+    openapi: a JSON pointer into specs/openapi/openapi.yaml; profile: a key path of a shipped
     profile (then, for a list, one of its items: a claimed feature); sdk: a name in the installed
     openai package; wire: the RFC 9110 / RFC 8259 / WHATWG HTML §9.2 section; observed: what
     OpenAI does. Every JSON pointer any source names resolves.
@@ -197,15 +203,15 @@ def source_problem(source: str, *, pointer_required: bool = True) -> str | None:
         return "an openapi source names a JSON pointer (#/...) into specs/openapi/openapi.yaml"
     if kind == "profile":
         path, _, rest = reference.partition(" ")
-        nodes = _profile_nodes(yaml.safe_load((profiles_dir() / "scaleway.yaml").read_text()), path.split("."))
+        nodes = [node for profile in ALL_PROFILES for node in _profile_nodes(_document(profile), path.split("."))]
         if not nodes:
-            return f"{path} is not a key path of the scaleway profile"
+            return f"{path} is not a key path of any shipped profile"
         word = rest.split(" ", 1)[0] if rest and not rest.startswith("(") else None
         if word is not None:
             if path.endswith(".features") and word not in FEATURES:
                 return f"{word!r} is not a feature (vocabulary.FEATURES)"
             if not any(isinstance(node, list) and word in node for node in nodes):
-                return f"the scaleway profile's {path} does not hold {word!r}"
+                return f"no shipped profile's {path} holds {word!r}"
     if kind == "sdk":
         name = reference.split(" ", 1)[0]
         if not name.startswith("openai."):
@@ -332,7 +338,7 @@ def test_there_is_a_profile():
 
 @pytest.mark.parametrize("path", PROFILE_FILES, ids=lambda p: p.stem)
 def test_profile_validates(path):
-    data = yaml.safe_load(path.read_text())
+    data, _ = resolve_document(path)  # its extends chain applied: the schema describes the result
     errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in Draft202012Validator(PROFILE_SCHEMA).iter_errors(data)]
     assert not errors, errors
     profile = load_profile(path.stem)
@@ -360,8 +366,10 @@ def test_scaleway_unsupported_parameter_has_a_sample_value(endpoint, parameter):
 def test_unsupported_values_sections_are_endpoints():
     assert set(UNSUPPORTED_VALUES) <= set(ENDPOINTS)
     for section in UNSUPPORTED_VALUES.values():
-        assert set(section) <= {"base", "values", "companions", "capability"}
+        assert set(section) <= {"request", "values", "companions", "capability"}
         assert set(section.get("companions", {})) <= set(section["values"])
+        assert ("body" in section["request"]) != ("form" in section["request"]), "a base request is JSON or multipart"
+    assert "models" not in UNSUPPORTED_VALUES, "/v1/models takes no parameters"
 
 
 # -- module hygiene ------------------------------------------------------------------------------
@@ -437,6 +445,13 @@ def test_reference_server_imports_no_other_conformance_module(path):
 def test_fault_scope_names_endpoints(name):
     scope = FAULTS[name].scope
     assert scope is None or (scope and set(scope) <= set(ENDPOINTS)), scope
+
+
+def test_profile_schema_batch_input_forms_are_the_vocabulary():
+    from conformance.vocabulary import BATCH_INPUT_FILE_FORMS
+
+    schema = PROFILE_SCHEMA["properties"]["endpoints"]["properties"]["batches"]["properties"]["properties"]
+    assert tuple(schema["properties"]["input_file"]["enum"]) == BATCH_INPUT_FILE_FORMS
 
 
 if __name__ == "__main__":

@@ -382,5 +382,5 @@ def test_model_exceptions_must_name_known_features(tmp_path, with_key):
 
 def test_batch_input_file_form_is_checked_at_load(tmp_path, with_key):
     path = write_profile(tmp_path, "profile_version: 1\nname: x\ntitle: t\nendpoints: {batches: {features: [core], properties: {input_file: ftp-url}}}\n")
-    with pytest.raises(UsageError, match="batches input_file must be one of s3-url, presigned-url, got 'ftp-url'"):
+    with pytest.raises(UsageError, match="endpoints/batches/properties/input_file: 'ftp-url' is not one of"):
         run(tmp_path, profile=str(path))

@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 
 from ..paths import PACKAGE_DIR, fixtures_dir
-from ..profiles import Profile
+from ..profiles import Profile, sample_values
 from ..transport import ApiRequest
 from ..vocabulary import ENDPOINTS, TRANSPORTS
 
@@ -169,11 +169,9 @@ def static_cases() -> tuple[Case, ...]:
     return tuple(cases)
 
 
-@cache
-@cache
 def unsupported_values_table() -> dict[str, Any]:
     """cases/unsupported_values.yaml, read once (shared: callers copy what they change)."""
-    return yaml.safe_load((CASES_DIR / "unsupported_values.yaml").read_text())
+    return sample_values()
 
 
 def nest(dotted: str, value: Any) -> dict[str, Any]:
@@ -190,44 +188,66 @@ def merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
-class UnknownParameterValue(KeyError):
-    """A profile lists an unsupported parameter the suite has no sample value for."""
+def _form_fields(name: str, value: Any) -> dict[str, Any]:
+    """A multipart parameter: a list is sent as repeated ``NAME[]`` fields (as the SDK does)."""
+    return {f"{name}[]": value} if isinstance(value, list) else {name: value}
+
+
+def with_parameter(endpoint: str, parameter: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(request with ``parameter``'s sample value, control request without it) for ``endpoint``,
+    from the one sample-values table; the control carries the parameter's companions too."""
+    spec = unsupported_values_table()[endpoint]
+    companions = copy.deepcopy(spec.get("companions", {}).get(parameter, {}))
+    value = copy.deepcopy(spec["values"][parameter])
+    control = copy.deepcopy(spec["request"])
+    if "form" in control:
+        control["form"].update(companions)
+        request = copy.deepcopy(control)
+        request["form"].update(_form_fields(parameter, value))
+        # the control is sent by the check itself: its files as [name, "$file:REL", media type]
+        control["files"] = {field: [fixture_file(ref)[0], ref, fixture_file(ref)[2]] for field, ref in control["files"].items()}
+    else:
+        merge(control["body"], companions)
+        request = copy.deepcopy(control)
+        merge(request["body"], nest(parameter, value))
+    return request, control
+
+
+#: What each profile parameter list asks of the target, as generated cases.
+_PARAMETER_CASES = {
+    "unsupported_parameters": (
+        "unsupported", "refusal", "is documented as unsupported: it must be refused with a 4xx naming it.",
+        (("unsupported.parameter_refused", {}), ("errors.envelope", {})),
+    ),
+    "ignored_parameters": (
+        "ignored", "success", "is documented as accepted and ignored: it must be accepted (2xx) like the request without it.",
+        (("unsupported.ignored_parameter_accepted", {}),),
+    ),
+}
 
 
 def unsupported_cases(profile: Profile) -> list[Case]:
-    """One case per parameter the profile documents as unsupported, for endpoints with sample data."""
-    table = unsupported_values_table()
+    """One case per parameter the profile lists as unsupported (must be refused) or ignored (must
+    be accepted), on every endpoint, from the one sample-values table."""
     cases = []
     for endpoint in ENDPOINTS:
-        params = profile.unsupported(endpoint)
-        if not params or endpoint not in table:
-            continue
-        spec = table[endpoint]
-        base = spec["base"]
-        for parameter in params:
-            if parameter not in spec["values"]:
-                raise UnknownParameterValue(f"no sample value for unsupported {endpoint} parameter {parameter!r}")
-            companions = spec.get("companions", {}).get(parameter, {})
-            control_body = merge(copy.deepcopy(base), copy.deepcopy(companions))
-            body = merge(copy.deepcopy(control_body), nest(parameter, copy.deepcopy(spec["values"][parameter])))
-            path = ENDPOINTS[endpoint]
-            cases.append(
-                Case(
-                    id=f"{endpoint}.unsupported.{parameter}",
-                    endpoint=endpoint,
-                    feature="unsupported-params",
-                    description=f"{parameter!r} is documented as unsupported: it must be refused with a 4xx naming it.",
-                    request={"method": "POST", "path": path, "body": body},
-                    capability=spec.get("capability", "chat"),
-                    checks=(("unsupported.parameter_refused", {}), ("errors.envelope", {})),
-                    expect="refusal",
-                    source="unsupported_values.yaml",
-                    common_params={
-                        "parameter": parameter,
-                        "control": {"method": "POST", "path": path, "body": control_body},
-                    },
+        for key, (word, expect, says, checks) in _PARAMETER_CASES.items():
+            for parameter in profile.endpoints.get(endpoint, {}).get(key, ()):
+                request, control = with_parameter(endpoint, parameter)
+                cases.append(
+                    Case(
+                        id=f"{endpoint}.{word}.{parameter}",
+                        endpoint=endpoint,
+                        feature="unsupported-params",
+                        description=f"{parameter!r} {says}",
+                        request=request,
+                        capability=unsupported_values_table()[endpoint].get("capability"),
+                        checks=checks,
+                        expect=expect,
+                        source="unsupported_values.yaml",
+                        common_params={"parameter": parameter, "control": control},
+                    )
                 )
-            )
     return cases
 
 

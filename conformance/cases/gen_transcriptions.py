@@ -2,13 +2,12 @@
 
 - the optional fields (language, prompt, temperature, response_format json) on the first clip;
 - one case per other response_format, on the two-sentence clip (its text, key words and duration);
-- one case per documented file type there is a speech fixture of;
-- one case per documented-unsupported parameter, sent alone on an accepted base request.
+- one case per documented file type there is a speech fixture of.
+(Documented-unsupported parameters: the one sample-values table, cases/unsupported_values.yaml.)
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import wave
 from functools import cache
@@ -17,7 +16,7 @@ from typing import Any
 from ..paths import fixtures_dir
 from ..profiles import Profile
 from ..vocabulary import ENDPOINTS
-from . import FILE, Case, UnknownParameterValue, fixture_file
+from . import FILE, Case
 
 ENDPOINT = "transcriptions"
 PATH = ENDPOINTS[ENDPOINT]
@@ -43,16 +42,6 @@ FORMAT_CHECKS = {
         "transcriptions.verbose_json.segments_match_text",
     ),
 }
-#: A sample form value for each parameter the profile may list as unsupported (``[]``: array fields),
-#: and what the base request needs beside it to be valid with it.
-UNSUPPORTED_FIELDS: dict[str, dict[str, Any]] = {
-    "chunking_strategy": {"chunking_strategy": "auto"},
-    "include": {"include[]": ["logprobs"]},
-    "timestamp_granularities": {"timestamp_granularities[]": ["segment"]},
-}
-COMPANIONS: dict[str, dict[str, str]] = {"timestamp_granularities": {"response_format": "verbose_json"}}
-
-
 def _manifest(name: str) -> list[dict[str, Any]]:
     path = fixtures_dir() / "audio" / name
     return json.loads(path.read_text())["files"] if path.exists() else []
@@ -134,32 +123,5 @@ def file_type_cases(profile: Profile) -> list[Case]:
     ]
 
 
-def unsupported_cases(profile: Profile) -> list[Case]:
-    cases = []
-    for parameter in profile.unsupported(ENDPOINT):
-        if parameter not in UNSUPPORTED_FIELDS:
-            raise UnknownParameterValue(f"no sample value for unsupported {ENDPOINT} parameter {parameter!r}")
-        form = {"model": "$model", **COMPANIONS.get(parameter, {})}
-        upload = f"{FILE}audio/{clips()[0]['file']}"
-        request = {"method": "POST", "path": PATH, "form": {**form, **copy.deepcopy(UNSUPPORTED_FIELDS[parameter])}, "files": {"file": upload}}
-        name, _, media_type = fixture_file(upload)
-        control = {"method": "POST", "path": PATH, "form": form, "files": {"file": [name, upload, media_type]}}
-        cases.append(
-            Case(
-                id=f"transcriptions.unsupported.{parameter}",
-                endpoint=ENDPOINT,
-                feature="unsupported-params",
-                capability=CAPABILITY,
-                description=f"{parameter!r} is documented as unsupported: it must be refused with a 4xx naming it.",
-                request=request,
-                checks=_checks(("unsupported.parameter_refused", "errors.envelope")),
-                expect="refusal",
-                source="gen_transcriptions.py",
-                common_params={"parameter": parameter, "control": control},
-            )
-        )
-    return cases
-
-
 def cases(profile: Profile) -> list[Case]:
-    return parameter_case() + format_cases() + file_type_cases(profile) + unsupported_cases(profile)
+    return parameter_case() + format_cases() + file_type_cases(profile)

@@ -128,19 +128,35 @@ def _control(control: dict) -> tuple[ApiRequest, str]:
     return ApiRequest(**{**control, "files": files}), f"control:{json.dumps(control, sort_keys=True)}"
 
 
-@check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.*.unsupported_parameters (each documented-unsupported parameter is refused, naming it)")
-def unsupported_parameter(ctx, ex):
-    """A documented-unsupported parameter, sent alone, is refused with a 4xx naming it; silently accepting it fails."""
-    parameter = ctx.params["parameter"]
+def _require_control_accepted(ctx, parameter: str) -> None:
+    """The same request without ``parameter`` (the case's control) is accepted, else we cannot judge."""
     control = ctx.params.get("control")
     if control is not None:
         request, key = _control(control)
         base = ctx.send(request, cache_key=key)
         if not base.ok:
             raise Unjudgeable(f"the same request without {parameter!r} was refused too ({base.status}); cannot judge")
+
+
+@check("unsupported.parameter_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.*.unsupported_parameters (each documented-unsupported parameter is refused, naming it)")
+def unsupported_parameter(ctx, ex):
+    """A documented-unsupported parameter, sent alone, is refused with a 4xx naming it; silently accepting it fails."""
+    parameter = ctx.params["parameter"]
+    _require_control_accepted(ctx, parameter)
     if ex.ok:
         raise Failure(f"{parameter!r} is documented as unsupported but was silently accepted ({ex.status})")
     _refused(ex, None, f"unsupported parameter {parameter!r}")
     # the control request shows the parameter is what is refused; naming it is OpenAI's habit
     recommend(names_parameter(ex, parameter), f"refused with {ex.status}, but the error does not name {parameter!r}: {short(error_object(ex) or ex.text)}")
     return f"refused with {ex.status}"
+
+
+@check("unsupported.ignored_parameter_accepted", source="profile: endpoints.*.ignored_parameters (the server documents accepting the parameter without effect)")
+def ignored_parameter_accepted(ctx, ex):
+    """A parameter the profile documents as accepted-and-ignored, sent alone, is accepted like the
+    same request without it (its effect is not judged: the server says it has none)."""
+    parameter = ctx.params["parameter"]
+    if ex.ok:
+        return f"accepted ({ex.status})"
+    _require_control_accepted(ctx, parameter)
+    raise Failure(f"{parameter!r} is documented as accepted and ignored, but the request was refused ({ex.status}): {short(error_object(ex) or ex.text)}")

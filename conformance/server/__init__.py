@@ -1,6 +1,6 @@
 """Embedded reference server: a correct, deterministic OpenAI-compatible API as Scaleway documents it.
 
-Self-contained: imports only the standard library, starlette and uvicorn (never the rest of
+Self-contained: imports only the standard library, starlette, uvicorn (and the few libraries docs/ARCHITECTURE.md lists) (never the rest of
 ``conformance``), so the suite can run against it offline.
 """
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from . import batch_storage
+from . import batch_storage, profile
 from .batch_storage import ObjectRef, StorageError
 
 logger = logging.getLogger("conformance.server.batches")
 
 #: The endpoints a batch may target (Scaleway's documented list).
-ENDPOINTS = ("/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/audio/transcriptions")
+ENDPOINTS = tuple(profile.endpoint_property("batches", "endpoints"))
 COMPLETION_WINDOW = "24h"
 WINDOW_S = 24 * 3600
 #: How long a new batch stays ``validating`` before its input is read (a cancel may land there).

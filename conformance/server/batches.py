@@ -8,6 +8,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from . import profile
 from .batch_jobs import CANCELLABLE, COMPLETION_WINDOW, ENDPOINTS, Job, Registry
 from .batch_storage import locate
 from .errors import APIError, invalid_type, invalid_value, missing_required, unsupported_parameter
@@ -15,7 +16,7 @@ from .validation import read_json_object
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 #: Documented by Scaleway as not supported yet.
-UNSUPPORTED = ("metadata",)
+UNSUPPORTED = profile.unsupported("batches")
 
 
 def _registry(request: Request) -> Registry:

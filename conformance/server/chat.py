@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import catalog, model, structured, tools
+from . import catalog, model, profile, structured, tools
 from .errors import invalid_value, model_not_supported
 from .messages import Message, last_user_text, load_audio, load_images, parse_messages, required_capabilities
 from .sse import event_stream
@@ -31,20 +31,7 @@ from .validation import (
 )
 
 #: Parameters Scaleway documents as not (yet) supported on /v1/chat/completions: always 400.
-UNSUPPORTED_PARAMETERS = (
-    "audio",
-    "metadata",
-    "modalities",
-    "prediction",
-    "prompt_cache_key",
-    "user",
-    "safety_identifier",
-    "service_tier",
-    "stream_options.include_obfuscation",
-    "store",
-    "system_fingerprint",
-    "web_search_options",
-)
+UNSUPPORTED_PARAMETERS = profile.unsupported("chat")
 REQUIRED_PARAMETERS = ("model", "messages")
 MAX_STOP_SEQUENCES = 4
 MAX_CHOICES = 8

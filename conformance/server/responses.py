@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import catalog, model, structured, tools
+from . import catalog, model, profile, structured, tools
 from .errors import invalid_value, model_not_supported
 from .messages import last_user_text
 from .responses_input import ParsedInput, parse_input, parse_text_format, parse_tools
@@ -30,25 +30,9 @@ from .validation import (
     require,
 )
 
-#: Parameters Scaleway documents as not (yet) supported on /v1/responses: always 400.
-UNSUPPORTED_PARAMETERS = (
-    "background",
-    "conversation",
-    "include",
-    "instructions",
-    "max_tool_calls",
-    "metadata",
-    "previous_response_id",
-    "prompt_cache_key",
-    "safety_identifier",
-    "service_tier",
-    "stream_options",
-    "top_logprobs",
-    "user",
-    "prompt",
-    "verbosity",
-    "text.verbosity",
-)
+#: Parameters Scaleway documents as not (yet) supported on /v1/responses: always 400 (verbosity
+#: also in its text.verbosity spelling).
+UNSUPPORTED_PARAMETERS = profile.unsupported("responses") + ("text.verbosity",)
 REQUIRED_PARAMETERS = ("model", "input")
 MIN_OUTPUT_TOKENS = 16
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import miniaudio
 
-from . import audio
+from . import audio, profile
 from .errors import APIError, invalid_value
 
 #: The upload formats accepted, as the provider documents them (mpeg/mpga are MP3, oga is Ogg).
-FILE_TYPES = ("flac", "mp3", "mpeg", "mpga", "oga", "ogg", "wav")
+FILE_TYPES = tuple(profile.endpoint_property("transcriptions", "file_types"))
 MAX_BYTES = 25 * 1024 * 1024
 #: Energy detector: 10 ms frames; a frame is speech when its RMS reaches VOICE_RMS (about -40 dBFS).
 FRAME = audio.SAMPLE_RATE // 100

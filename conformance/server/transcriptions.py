@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from . import catalog
+from . import catalog, profile
 from .errors import invalid_type, invalid_value, missing_required, unknown_parameter, unsupported_parameter
 from .languages import LANGUAGES
 from .multipart import Form, read_form
@@ -19,7 +19,7 @@ from .speech import Segment, Transcript, transcribe
 from .validation import expect_choice
 
 #: Fields Scaleway documents as not supported (also in their ``name[]`` array spelling): always 400.
-UNSUPPORTED_PARAMETERS = ("chunking_strategy", "include", "timestamp_granularities")
+UNSUPPORTED_PARAMETERS = profile.unsupported("transcriptions")
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 #: What the reference reports where it has no model probabilities (docs/REFERENCE_MODEL.md).
 AVG_LOGPROB = -0.25

@@ -31,11 +31,12 @@ from typing import Any
 from PIL import Image, ImageStat, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 
+from . import profile
 from .errors import APIError, invalid_value, missing_required
 from .validation import expect_choice, expect_object, expect_string
 
 #: At most this many images in one request (over all messages): more → 400 with param ``messages``.
-MAX_IMAGES = 12
+MAX_IMAGES = profile.limit("images_per_request")
 #: Prompt tokens each image costs.
 IMAGE_TOKENS = 85
 #: Seconds allowed to connect to an image URL, for each read, and for the whole download.

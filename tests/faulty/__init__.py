@@ -95,6 +95,9 @@ class Fault:
     #: Checks of ``breaks`` that must ``warn`` although their check is required-level (the finding
     #: itself is recommended, e.g. a field only the newest spec requires).
     warns: frozenset[str] = frozenset()
+    #: The profile the run names (``--profile``): a shipped name or a path, e.g. one of
+    #: tests/faulty/profiles/ for a fault that breaks a claim Scaleway's profile does not make.
+    profile: str = "scaleway"
 
     def expected_warns(self) -> frozenset[str]:
         """The broken checks that must warn: recommended-level ones, and those named in ``warns``."""
@@ -108,6 +111,8 @@ class Fault:
 
 
 FAULTS: dict[str, Fault] = {}
+#: Test profiles (claims the shipped Scaleway profile does not make, on top of it).
+TEST_PROFILES = __import__("pathlib").Path(__file__).resolve().parent / "profiles"
 #: ``scope`` not given: the endpoint the fault module is named after (faults_<endpoint>.py), or
 #: the endpoint the fault's name starts with in faults.py (models_…, else chat).
 _DEFAULT_SCOPE = object()
@@ -131,6 +136,7 @@ def fault(
     scope: tuple[str, ...] | None | object = _DEFAULT_SCOPE,
     property: bool = False,
     warns: set[str] = frozenset(),
+    profile: str = "scaleway",
 ):
     """Register a fault: decorate a function ``(req) -> Resp|None`` or ``(req, resp) -> None``.
 
@@ -155,6 +161,7 @@ def fault(
             scope=_default_scope(name, fn.__module__) if scope is _DEFAULT_SCOPE else scope,
             property=property,
             warns=frozenset(warns),
+            profile=profile,
         )
         return fn
 

@@ -8,7 +8,7 @@ import struct
 
 from conformance.server.vectors import embed
 
-from . import Req, Resp, fault
+from . import TEST_PROFILES, Req, Resp, error, fault
 
 #: Checks that read vectors the openai client decoded itself (it asks for base64 by default).
 DECODED_BY_CLIENT = frozenset(
@@ -240,3 +240,10 @@ def unknown_model_served(req):
         body = req.json
         body["model"] = "qwen3-embedding-8b"
         req.set_json(body)
+
+
+@fault("embeddings_ignored_parameter_refused", "unsupported.ignored_parameter_accepted", profile=str(TEST_PROFILES / "scaleway-ignored.yaml"))
+def embeddings_ignored_parameter_refused(req):
+    """POST /embeddings refuses `user`, which the (test) profile documents as accepted and ignored."""
+    if _is_embeddings(req) and isinstance(req.json, dict) and "user" in req.json:
+        return error(400, "Unrecognized request argument supplied: user", param="user")
