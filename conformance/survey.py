@@ -36,14 +36,21 @@ from .paths import specs_dir
 from .runner import exchange_evidence, resolve_uploads, stage_uploads
 from .settings import Settings
 from .transport import Counter, Exchange, Transport, Unjudgeable, send_with_retry
-from .vocabulary import ENDPOINTS
+from .sse import parse_sse
+from .vocabulary import ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN
 
+#: The message of a parameter honoured by its own effect: only those make the draft claim a feature.
+EFFECT_SEEN = "accepted; effect seen"
 HONOURED, NO_EFFECT, REJECTED, REJECTED_VALUE, REFUSED, BROKEN, ERROR = (
     "honoured", "accepted-without-effect", "rejected", "rejected-value", "refused", "broken", "error",
 )
 CLASSES = (HONOURED, NO_EFFECT, REJECTED, REJECTED_VALUE, REFUSED, BROKEN, ERROR)
 #: An error message saying a parameter is not supported (rather than its value being wrong).
-_UNSUPPORTED_WORDS = re.compile(r"not supported|unsupported|not available|unrecognized|unknown (parameter|argument|field)|not allowed|extra (fields|inputs)|not permitted", re.I)
+_UNSUPPORTED_WORDS = re.compile(
+    r"not supported|unsupported|not available|unrecognized|unknown (parameter|argument|field)|not allowed"
+    r"|extra (fields|inputs)|not permitted|unexpected (field|argument|parameter|keyword)|extra_forbidden",
+    re.I,
+)
 #: Answer fields that differ between any two calls: ignored when comparing with the base answer.
 _VOLATILE = frozenset({"id", "created", "created_at", "completed_at", "system_fingerprint", "usage", "expires_at", "in_progress_at", "input_file_id"})
 #: Parameter (per endpoint) -> the feature a profile claims when it is honoured.
@@ -51,7 +58,8 @@ FEATURE_OF = {
     "chat": {"stream": "streaming", "stream_options": "stream-usage", "max_tokens": "max-tokens", "max_completion_tokens": "max-tokens", "stop": "stop", "n": "n", "logprobs": "logprobs", "top_logprobs": "logprobs", "response_format": "structured-output", "tools": "tools", "tool_choice": "tools", "parallel_tool_calls": "parallel-tools"},
     "responses": {"stream": "streaming", "max_output_tokens": "max-tokens", "text": "structured-output", "tools": "tools"},
     "embeddings": {"encoding_format": "embedding-base64", "dimensions": "embedding-dimensions"},
-    "rerank": {"return_documents": "rerank-documents"},
+    # rerank-documents also needs documents as {text} objects, which no probe tries: not determined
+    "rerank": {},
     "transcriptions": {"response_format": "response-formats"},
 }
 
@@ -213,6 +221,17 @@ def effect_seen(effect: dict[str, Any], ex: Exchange) -> bool:
     if kind == "length":
         found = _at(body, arg["path"])
         return isinstance(found, list) and len(found) == arg["value"]
+    if kind == "stream_usage":
+        if ex.content_type != "text/event-stream":
+            return False
+        for event in parse_sse(ex.raw).events:
+            try:
+                chunk = json.loads(event.data)
+            except ValueError:
+                continue
+            if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+                return True
+        return False
     if kind == "string":
         return isinstance(_at(body, arg), str)
     if kind == "json_text":
@@ -242,6 +261,12 @@ def _names(ex: Exchange, name: str) -> tuple[bool, str]:
     """(the refusal names ``name``, its message)."""
     body = ex.json if isinstance(ex.json, dict) else {}
     error = body.get("error") if isinstance(body.get("error"), dict) else body
+    if isinstance(error, dict) and "message" not in error and "detail" in error:
+        # FastAPI: {"detail": "Unexpected fields ..."} or {"detail": [{"loc": [...], "msg", "type"}]}
+        detail = error["detail"]
+        if isinstance(detail, list):
+            detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')} ({d.get('type')})" for d in detail if isinstance(d, dict))
+        error = {"message": str(detail)}
     message = str(error.get("message") or ex.text)[:300] if isinstance(error, dict) else ex.text[:300]
     param = str(error.get("param") or "") if isinstance(error, dict) else ""
     head = name.split(".")[0]
@@ -264,7 +289,7 @@ def classify(name: str, ex: Exchange, base: Exchange, effect: dict[str, Any] | N
         return REJECTED_VALUE, f"{ex.status} for its value: {message}"
     if effect is not None:
         if effect_seen(effect, ex):
-            return HONOURED, f"accepted; effect seen ({next(iter(effect))})"
+            return HONOURED, f"{EFFECT_SEEN} ({next(iter(effect))})"
         return NO_EFFECT, f"accepted; the expected effect ({json.dumps(effect)}) is not there"
     if _comparable(ex) != _comparable(base):
         return HONOURED, "accepted; the answer differs from the base answer"
@@ -272,10 +297,22 @@ def classify(name: str, ex: Exchange, base: Exchange, effect: dict[str, Any] | N
 
 
 # -- running -------------------------------------------------------------------------------------------
+def usable_models(settings: Settings) -> dict[str, str]:
+    """The models the survey may use: those the user gave (and chat-like ones falling back to a given
+    chat model) — never a profile's defaults the user did not name (they belong to another target);
+    the embedded run's profile models are its own."""
+    if settings.profile_models_configured:
+        return dict(settings.models)
+    given = {c: m for c, m in settings.models.items() if settings.model_origins.get(c) == MODEL_GIVEN}
+    if settings.model_origins.get("chat") == MODEL_GIVEN:
+        given.update({c: m for c, m in settings.models.items() if settings.model_origins.get(c) == MODEL_CHAT_FALLBACK})
+    return given
+
+
 def _send(endpoint: str, request: dict[str, Any], settings: Settings, transport: Transport, counter: Counter, label: str) -> Exchange:
     entry = survey_table()[endpoint]
     capability = entry.get("capability")
-    model = settings.model_for(capability) if capability else None
+    model = usable_models(settings).get(capability) if capability else None
     case = Case(id=f"survey.{endpoint}.{label}", endpoint=endpoint, feature="core", description="survey", request=request, checks=(), capability=capability)
     api_request = case.build_request(model, settings.fixtures_url)
     staged = stage_uploads(case, settings, model, transport.name)
@@ -287,7 +324,7 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
     """The base request's outcome and one finding per parameter."""
     entry = survey_table()[endpoint]
     capability = entry.get("capability")
-    if capability and not settings.model_for(capability):
+    if capability and not usable_models(settings).get(capability):
         return {"skipped": f"no model configured for capability {capability!r} (use --model {capability}=NAME)"}
     if "$upload:" in json.dumps(entry["request"]) and settings.s3 is None:
         return {"skipped": "no object storage configured (batch input files): set the AWS_* variables and --s3-bucket"}
@@ -314,7 +351,11 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
     items = [(name, value_for(endpoint, name)) for name in parameters(endpoint)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         findings = list(pool.map(one, items))
-    return {"base": {"status": base.status}, "parameters": [f.as_dict() for f in findings]}
+    result: dict[str, Any] = {"base": {"status": base.status}, "parameters": [f.as_dict() for f in findings]}
+    body = entry["request"].get("body") or {}
+    if base.content_type == "text/event-stream" and not body.get("stream"):
+        result["base"]["note"] = "the base request (without stream) was answered as an SSE stream, not JSON: effects judged on JSON are not determined"
+    return result
 
 
 def run_survey(settings: Settings, transport: Transport, workers: int = 4) -> dict[str, Any]:
@@ -323,13 +364,14 @@ def run_survey(settings: Settings, transport: Transport, workers: int = 4) -> di
     for endpoint in survey_table():
         if settings.selects(endpoint):
             endpoints[endpoint] = survey_endpoint(endpoint, settings, transport, counter, workers)
-    return {"survey_version": 1, "target": {"base_url": settings.display_url, "models": settings.models}, "usage": counter.as_dict(), "endpoints": endpoints}
+    return {"survey_version": 1, "target": {"base_url": settings.display_url, "models": usable_models(settings)}, "usage": counter.as_dict(), "endpoints": endpoints}
 
 
 # -- the draft profile ---------------------------------------------------------------------------------
 def draft_profile(survey: dict[str, Any], name: str | None = None) -> str:
     """A profile YAML (schemas/profile.schema.json) drafted from a survey, with review comments."""
     host = urlsplit(survey["target"]["base_url"]).hostname or "target"
+    title = f"{name} (surveyed at {host})" if name else f"{host} (surveyed)"
     name = name or re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-") or "target"
     lines = [
         f"# Draft profile written by `conformance survey` for {survey['target']['base_url']}.",
@@ -337,7 +379,7 @@ def draft_profile(survey: dict[str, Any], name: str | None = None) -> str:
         "# comments only; a parameter accepted without effect may be silently ignored.",
         "profile_version: 1",
         f"name: {name}",
-        f"title: {json.dumps(host + ' (surveyed)')}",
+        f"title: {json.dumps(title)}",
         "description: Drafted from a parameter survey; to be reviewed.",
         "sources:",
         f"  - conformance survey of {survey['target']['base_url']}",
@@ -349,16 +391,26 @@ def draft_profile(survey: dict[str, Any], name: str | None = None) -> str:
             lines.append(f"  # {endpoint}: not claimed — {result.get('skipped', 'not surveyed')}")
             continue
         findings = result["parameters"]
-        features = ["core", "errors"] + (["auth"] if endpoint == "chat" else [])
+        # auth is not claimed: the survey does not probe it (a request without a key) yet
+        features = ["core", "errors"]
+        undetermined = []
         for finding in findings:
             feature = FEATURE_OF.get(endpoint, {}).get(finding["parameter"].split(".")[0])
-            if finding["classification"] == HONOURED and feature and feature not in features:
+            if not feature or feature in features:
+                continue
+            # a feature is claimed only from an effect the parameter itself causes
+            if finding["classification"] == HONOURED and finding["message"].startswith(EFFECT_SEEN):
                 features.append(feature)
+            elif finding["classification"] == HONOURED:
+                undetermined.append(f"{feature}: not determined ({finding['parameter']} changed the answer, but not by its own effect)")
         rejected = [f["parameter"] for f in findings if f["classification"] == REJECTED]
         if rejected:
             features.append("unsupported-params")
+        if "note" in result.get("base", {}):
+            lines.append(f"  # {endpoint}: {result['base']['note']}")
         lines.append(f"  {endpoint}:")
         lines.append(f"    features: [{', '.join(features)}]")
+        lines += [f"    # {line}" for line in dict.fromkeys(undetermined)]
         if rejected:
             lines.append("    unsupported_parameters:")
             lines += [f"      - {p}" for p in rejected]

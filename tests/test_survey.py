@@ -83,7 +83,7 @@ def test_survey_tells_ignored_and_crashing_parameters_from_refused_ones(tmp_path
         return None
 
     with ServerThread(_faulty(fault)) as server:
-        proc, report = survey(tmp_path, "--base-url", server.base_url, "--endpoint", "chat", env={"OPENAI_API_KEY": API_KEY})
+        proc, report = survey(tmp_path, "--base-url", server.base_url, "--endpoint", "chat", "--model", "chat=mistral-small-3.2-24b-instruct-2506", env={"OPENAI_API_KEY": API_KEY})
     assert proc.returncode == 0, proc.stderr[-2000:]
     findings = {f["parameter"]: f for f in report["endpoints"]["chat"]["parameters"]}
     assert findings["user"]["classification"] == NO_EFFECT
@@ -134,3 +134,62 @@ def test_every_spec_parameter_and_every_documented_unsupported_one_is_surveyed()
     assert "file" not in parameters("transcriptions")
     assert probe_request("chat", "top_logprobs", 2)["body"]["logprobs"] is True  # its companion
     assert probe_request("transcriptions", "include", ["logprobs"])["form"]["include[]"] == ["logprobs"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "Unexpected fields in the request: {'store'}"},
+        {"detail": [{"loc": ["body", "store"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}]},
+    ],
+    ids=["fastapi-string", "fastapi-list"],
+)
+def test_a_fastapi_unexpected_field_refusal_is_read_as_unsupported(body):
+    """transformers serve / FastAPI servers: a 422 about an unexpected field names it as unsupported."""
+    base = _ex(200, {"choices": [{"message": {"content": "ok"}}]})
+    assert classify("store", _ex(422, body), base, None)[0] == REJECTED
+
+
+def test_stream_usage_is_an_effect_of_the_usage_chunk_not_of_the_content_type():
+    chunks = b'data: {"choices": [{"delta": {"content": "ok"}}]}\n\ndata: [DONE]\n\n'
+    with_usage = b'data: {"choices": []}\n\ndata: {"choices": [], "usage": {"total_tokens": 3}}\n\ndata: [DONE]\n\n'
+
+    def stream(raw):
+        return Exchange(request=ApiRequest("POST", "/chat/completions"), transport="http", url="u", status=200, headers={"content-type": "text/event-stream"}, raw=raw, json=None)
+
+    assert not effect_seen({"stream_usage": True}, stream(chunks))
+    assert effect_seen({"stream_usage": True}, stream(with_usage))
+
+
+def _survey_doc(findings, base=None):
+    return {"target": {"base_url": "http://127.0.0.1:1/v1", "models": {}}, "endpoints": {"chat": {"base": base or {"status": 200}, "parameters": findings}}}
+
+
+def test_the_draft_claims_a_feature_only_from_its_own_effect_and_uses_the_name():
+    from conformance.survey import EFFECT_SEEN, draft_profile
+
+    findings = [
+        {"parameter": "parallel_tool_calls", "classification": HONOURED, "message": "accepted; the answer differs from the base answer", "status": 200},
+        {"parameter": "stop", "classification": HONOURED, "message": f"{EFFECT_SEEN} (present)", "status": 200},
+    ]
+    text = draft_profile(_survey_doc(findings, {"status": 200, "note": "the base request (without stream) was answered as an SSE stream"}), "mypeer")
+    data = __import__("yaml").safe_load(text)
+    assert data["title"].startswith("mypeer")
+    assert "parallel-tools" not in data["endpoints"]["chat"]["features"]
+    assert "stop" in data["endpoints"]["chat"]["features"]
+    assert "auth" not in data["endpoints"]["chat"]["features"], "auth is not probed: not claimed"
+    assert "parallel-tools: not determined" in text and "SSE stream" in text
+
+
+def test_the_survey_uses_only_the_models_the_user_gave(tmp_path, monkeypatch):
+    from conformance.settings import resolve
+    from conformance.survey import usable_models
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-survey-test")
+    none_given = resolve("http://127.0.0.1:9/v1", None, None, tmp_path)  # the default profile, not named
+    assert usable_models(none_given) == {}, "Scaleway's catalogue is not this target's"
+    named = resolve("http://127.0.0.1:9/v1", "scaleway", None, tmp_path)  # surveying Scaleway itself
+    assert usable_models(named)["chat"] == named.models["chat"]
+    given = resolve("http://127.0.0.1:9/v1", None, ["chat=mine"], tmp_path)
+    assert usable_models(given)["chat"] == "mine" and usable_models(given)["tools"] == "mine"
+    assert "embeddings" not in usable_models(given)
