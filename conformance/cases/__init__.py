@@ -205,7 +205,7 @@ def with_parameter(endpoint: str, parameter: str) -> tuple[dict[str, Any], dict[
         request = copy.deepcopy(control)
         request["form"].update(_form_fields(parameter, value))
         # the control is sent by the check itself: its files as [name, "$file:REL", media type]
-        control["files"] = {field: [fixture_file(ref)[0], ref, fixture_file(ref)[2]] for field, ref in control["files"].items()}
+        control["files"] = {field: [Path(ref).name, ref, _MEDIA_TYPES.get(Path(ref).suffix.lower(), "application/octet-stream")] for field, ref in control["files"].items()}
     else:
         merge(control["body"], companions)
         request = copy.deepcopy(control)
