@@ -178,7 +178,7 @@ def applicable(case: Case, settings: Settings) -> str | None:
     for feature in (case.feature, *case.requires):
         if not profile.claims(case.endpoint, feature):
             return f"profile {profile.name!r} does not claim feature {feature!r} on {case.endpoint}"
-    reason = _batch_endpoint_reason(case, profile)
+    reason = _batch_endpoint_reason(case, profile) or _tool_type_reason(case, profile)
     if reason:
         return reason
     if case.capability and not settings.model_for(case.capability):
@@ -205,6 +205,29 @@ def _batch_endpoint_reason(case: Case, profile) -> str | None:
         return f"profile {profile.name!r} lists {target} as a batch endpoint: refusing it is not expected"
     if not about_endpoint and target not in documented:
         return f"profile {profile.name!r} does not list {target} among the batch endpoints"
+    return None
+
+
+def _tool_type_reason(case: Case, profile) -> str | None:
+    """A refusal case sending a tool that is not a function tool applies only where the profile
+    lists the tool types it accepts (``E.properties.tool_types``) and that type is not among them."""
+    body = case.request.get("body") or {}
+    if case.expect != "refusal" or not isinstance(body, dict):
+        return None
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    kinds = {t["type"] for t in tools if isinstance(t, dict) and isinstance(t.get("type"), str) and t["type"] != "function"}
+    items = body.get("input") if isinstance(body.get("input"), list) else []
+    # custom_tool_call(_output) input items are custom tools' calls
+    kinds |= {"custom" for i in items if isinstance(i, dict) and str(i.get("type", "")).startswith("custom_tool_call")}
+    kinds = sorted(kinds)
+    if not kinds:
+        return None
+    documented = profile.endpoint_property(case.endpoint, "tool_types")
+    if documented is None:
+        return f"profile {profile.name!r} does not list the tool types {case.endpoint} accepts (properties.tool_types): refusing a {'/'.join(kinds)} tool is not documented"
+    listed = [k for k in kinds if k in documented]
+    if listed:
+        return f"profile {profile.name!r} lists {'/'.join(listed)} among the {case.endpoint} tool types: refusing it is not expected"
     return None
 
 

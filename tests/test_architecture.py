@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "cases": LAYER0 | {"profiles", "transport", "cases"},
     "runner": LAYER0 | {"openapi", "profiles", "settings", "transport", "checks", "cases"},
     "property_run": LAYER0 | {"openapi", "profiles", "propspec", "settings", "transport", "checks", "runner"},
-    "survey": LAYER0 | {"openapi", "profiles", "settings", "transport", "cases", "runner"},
+    "survey": LAYER0 | {"openapi", "profiles", "settings", "transport", "cases", "checks", "runner"},
     "report": LAYER0 | {"__init__", "report"},
     "preflight": LAYER0 | {"settings", "profiles"},
     "fixtures_server": LAYER0,

@@ -306,3 +306,31 @@ def test_batch_cases_follow_the_documented_batch_endpoints(tmp_path, monkeypatch
     assert "does not list /v1/chat/completions" in applicable(chat_batch, settings)
     scaleway = resolve("http://127.0.0.1:9/v1", "scaleway", None, tmp_path)
     assert applicable(outside, scaleway) is None or "S3" in applicable(outside, scaleway) or "object storage" in applicable(outside, scaleway)
+
+
+def test_refusals_of_other_tool_types_follow_the_documented_tool_types(tmp_path, monkeypatch):
+    from conformance.runner import applicable
+    from conformance.settings import resolve
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-profile-test")
+
+    def settings_for(properties: str):
+        endpoints = f"endpoints: {{chat: {{features: [core, tools]{properties}}}, responses: {{features: [core, tools]{properties}}}}}\n"
+        return resolve("http://127.0.0.1:9/v1", str(write(tmp_path, MINIMAL + endpoints)), ["chat=m"], tmp_path)
+
+    cases = {case.id: case for case in all_cases(settings_for("").profile)}
+    refusals = [cases[i] for i in ("chat.tools.custom", "responses.tools.web_search", "responses.tools.custom", "responses.input.custom_tool_call")]
+    undocumented = settings_for("")
+    for case in refusals:
+        assert "does not list the tool types" in applicable(case, undocumented), case.id
+    only_functions = settings_for(", properties: {tool_types: [function]}")
+    for case in refusals:
+        assert applicable(case, only_functions) is None, case.id
+    custom_too = settings_for(", properties: {tool_types: [function, custom]}")
+    assert "lists custom among the chat tool types" in applicable(cases["chat.tools.custom"], custom_too)
+    assert "lists custom" in applicable(cases["responses.input.custom_tool_call"], custom_too)
+    assert applicable(cases["responses.tools.web_search"], custom_too) is None
+    assert applicable(cases["chat.tools.auto"], undocumented) is None, "function tools are not a refusal case"
+    # the reference server accepts only function tools: the Scaleway profile says so
+    scaleway = load_profile("scaleway")
+    assert scaleway.endpoint_property("chat", "tool_types") == scaleway.endpoint_property("responses", "tool_types") == ["function"]

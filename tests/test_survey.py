@@ -177,7 +177,7 @@ def test_the_draft_claims_a_feature_only_from_its_own_effect_and_uses_the_name()
     assert data["title"].startswith("mypeer")
     assert "parallel-tools" not in data["endpoints"]["chat"]["features"]
     assert "stop" in data["endpoints"]["chat"]["features"]
-    assert "auth" not in data["endpoints"]["chat"]["features"], "auth is not probed: not claimed"
+    assert "auth" not in data["endpoints"]["chat"]["features"], "no key probes in this survey: auth not claimed"
     assert "parallel-tools: not determined" in text and "SSE stream" in text
 
 
@@ -193,3 +193,112 @@ def test_the_survey_uses_only_the_models_the_user_gave(tmp_path, monkeypatch):
     given = resolve("http://127.0.0.1:9/v1", None, ["chat=mine"], tmp_path)
     assert usable_models(given)["chat"] == "mine" and usable_models(given)["tools"] == "mine"
     assert "embeddings" not in usable_models(given)
+
+
+def _fastapi_server(on_request=None) -> FaultyApp:
+    """A server that checks no key, answers an unknown model 400 and its own errors FastAPI-style,
+    and has no GET /models/{id} (several real peers: infinity, llama-cpp-python, transformers serve)."""
+    def fault(req):
+        req.headers["authorization"] = f"Bearer {API_KEY}"  # any key, or none, is let through
+        if req.method == "GET" and req.path.startswith("/models/"):
+            return Resp(404, {"content-type": "application/json"}, b'{"detail":"Not Found"}')
+        body = req.json if req.method == "POST" else None
+        if isinstance(body, dict) and body.get("model") == "conformance-no-such-model":
+            return Resp(400, {"content-type": "application/json"}, b'{"detail":"Invalid model"}')
+        return None
+
+    return _faulty(fault)
+
+
+def test_the_survey_probes_keys_unknown_models_and_models_retrieval(tmp_path):
+    draft = tmp_path / "draft.yaml"
+    with ServerThread(_fastapi_server()) as server:
+        proc, report = survey(tmp_path, "--base-url", server.base_url, "--endpoint", "chat,models", "--model", "chat=mistral-small-3.2-24b-instruct-2506", "--write-profile", str(draft), env={"OPENAI_API_KEY": API_KEY})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    chat = report["endpoints"]["chat"]["probes"]
+    assert chat["missing_key"]["status"] == 200 and chat["wrong_key"]["status"] == 200
+    assert chat["model_not_found"]["status"] == 400 and chat["model_not_found"]["envelope"].startswith('error body lacks an "error" object')
+    models = report["endpoints"]["models"]
+    assert models["retrieve"]["status"] == 404 and not models["retrieve"]["ok"]
+    assert "unknown model → 400 (not the OpenAI envelope)" in proc.stdout
+    data = __import__("yaml").safe_load(draft.read_text())
+    text = draft.read_text()
+    for endpoint in ("chat", "models"):
+        assert "auth" not in data["endpoints"][endpoint]["features"], endpoint
+        assert "errors" not in data["endpoints"][endpoint]["features"], endpoint
+    assert "auth not claimed: without a key 200" in text and "errors not claimed" in text
+    assert "GET /models/mistral-small-3.2-24b-instruct-2506 answered 404" in text
+    assert data["status_codes"] == {"model_not_found": [400]}  # no retrieve route: its 404 for an unknown id says nothing
+    load_profile(str(draft))  # a valid profile
+    assert API_KEY not in json.dumps(report) + proc.stdout + text
+
+
+def test_the_reference_server_survey_claims_auth_and_errors_from_the_probes(tmp_path):
+    draft = tmp_path / "draft.yaml"
+    proc, report = survey(tmp_path, "--endpoint", "embeddings,models", "--write-profile", str(draft))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = __import__("yaml").safe_load(draft.read_text())
+    for endpoint in ("embeddings", "models"):
+        assert {"core", "auth", "errors"} <= set(data["endpoints"][endpoint]["features"]), endpoint
+    assert report["endpoints"]["models"]["retrieve"]["ok"]
+    assert "status_codes" not in data and "error_envelope" not in data, "OpenAI's statuses and code types: nothing to document"
+
+
+def test_observed_statuses_and_code_types_go_into_the_draft():
+    from conformance.survey import draft_profile
+
+    def refusal(status, code):
+        return {"status": status, "envelope": "ok", "code_type": code}
+
+    doc = _survey_doc([], None)
+    doc["endpoints"]["chat"]["probes"] = {"missing_key": refusal(403, "integer"), "wrong_key": refusal(401, "integer"), "model_not_found": refusal(404, "null")}
+    data = __import__("yaml").safe_load(draft_profile(doc))
+    assert {"auth", "errors"} <= set(data["endpoints"]["chat"]["features"])
+    assert data["status_codes"] == {"missing_key": [403]}
+    assert data["error_envelope"] == {"code_types": ["integer", "null"]}
+    doc["endpoints"]["chat"]["probes"]["model_not_found"] = {"status": 200}
+    text = draft_profile(doc)
+    assert "unknown model (conformance-no-such-model) was answered 200" in text
+
+
+def test_probes_that_could_not_be_judged_claim_nothing_and_code_types_come_from_every_refusal():
+    from conformance.survey import draft_profile
+
+    doc = _survey_doc([{"parameter": "user", "classification": REJECTED, "message": "400: unknown parameter", "status": 400, "envelope": "ok", "code_type": "integer"}])
+    doc["endpoints"]["chat"]["probes"] = {"missing_key": {"status": 429, "error": "status 429: could not judge"}, "wrong_key": {"status": 429, "error": "status 429: could not judge"}, "model_not_found": {"status": 200}}
+    text = draft_profile(doc)
+    data = __import__("yaml").safe_load(text)
+    assert "auth" not in data["endpoints"]["chat"]["features"] and "auth not determined" in text
+    assert "status_codes" not in data, "a 429 is no documented refusal status"
+    assert "errors" in data["endpoints"]["chat"]["features"] and data["error_envelope"] == {"code_types": ["integer"]}
+
+
+def test_a_draft_claiming_nothing_is_still_a_valid_profile(tmp_path):
+    from conformance.survey import draft_profile
+
+    doc = {"target": {"base_url": "http://127.0.0.1:1/v1", "models": {}}, "endpoints": {"chat": {"skipped": "no model configured"}}}
+    path = tmp_path / "draft.yaml"
+    path.write_text(draft_profile(doc))
+    assert load_profile(str(path)).endpoints == {}
+
+
+def test_an_effect_the_answer_shows_without_the_parameter_is_not_its_own(tmp_path):
+    """A server that ends every stream with a usage chunk (transformers serve) does not honour
+    stream_options: the control (stream without it) shows the same chunk."""
+    usage = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+
+    def always_usage(req, resp):
+        if resp.is_stream and b"data: [DONE]" in resp.body and b'"usage": {' not in resp.body and b'"usage":{' not in resp.body:
+            resp.body = resp.body.replace(b"data: [DONE]", usage + b"data: [DONE]")
+
+    app = FaultyApp(Fault(name="survey", description="", breaks=frozenset(), on_response=always_usage))
+    draft = tmp_path / "draft.yaml"
+    with ServerThread(app) as server:
+        proc, report = survey(tmp_path, "--base-url", server.base_url, "--endpoint", "chat", "--model", "chat=mistral-small-3.2-24b-instruct-2506", "--write-profile", str(draft), env={"OPENAI_API_KEY": API_KEY})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    findings = {f["parameter"]: f for f in report["endpoints"]["chat"]["parameters"]}
+    assert findings["stream_options"]["classification"] == NO_EFFECT, findings["stream_options"]
+    assert "not its own" in findings["stream_options"]["message"]
+    assert findings["stream"]["classification"] == HONOURED, "an effect the base answer lacks is still the parameter's"
+    data = __import__("yaml").safe_load(draft.read_text())
+    assert "stream-usage" not in data["endpoints"]["chat"]["features"] and "streaming" in data["endpoints"]["chat"]["features"]

@@ -38,26 +38,45 @@ def _statuses(accepted: tuple[int, ...] | None) -> str:
     return "4xx" if accepted is None else " or ".join(map(str, accepted))
 
 
+#: The JSON types an error envelope's ``code`` may have (a profile narrows or widens the default).
+CODE_TYPES: dict[str, type] = {"string": str, "integer": int, "null": type(None)}
+
+
+def code_type(code) -> str | None:
+    """The envelope word for ``code``'s JSON type (``None``: none of CODE_TYPES)."""
+    if isinstance(code, bool):
+        return None
+    return next((word for word, kind in CODE_TYPES.items() if isinstance(code, kind)), None)
+
+
+def envelope_problem(ex, code_types=tuple(CODE_TYPES)) -> str | None:
+    """What keeps an error response from being the OpenAI envelope (None: it is one)."""
+    if ex.ok:
+        return f"expected an error response, got {ex.status}"
+    if ex.content_type != "application/json":
+        return f"error Content-Type is {ex.content_type or 'missing'!r}, expected application/json"
+    if ex.json_error:
+        return f"error body is {ex.json_error}: {short(ex.text)}"
+    err = error_object(ex)
+    if err is None:
+        return f'error body lacks an "error" object: {short(ex.json)}'
+    if not (isinstance(err.get("message"), str) and err["message"].strip()):
+        return f"error.message must be a non-empty string: {short(err)}"
+    if not isinstance(err.get("type"), str):
+        return f"error.type must be a string: {short(err)}"
+    if not ("param" in err and (err["param"] is None or isinstance(err["param"], str))):
+        return f"error.param must be present, a string or null: {short(err)}"
+    if "code" not in err or code_type(err["code"]) not in code_types:
+        return f"error.code must be present and one of {'/'.join(code_types)}, got {short(err.get('code', '__missing__'))}"
+    return None
+
+
 @check("errors.envelope", source="sdk: openai._base_client.BaseClient._make_status_error_from_response (reads body['error']['message']; OpenAI._make_status_error hands body['error'] to APIError for code, param, type)")
 def envelope(ctx, ex):
     """An error response is application/json with {"error": {message, type, param, code}}."""
-    if ex.ok:
-        raise Failure(f"expected an error response, got {ex.status}")
-    require(ex.content_type == "application/json", f"error Content-Type is {ex.content_type or 'missing'!r}, expected application/json")
-    if ex.json_error:
-        raise Failure(f"error body is {ex.json_error}: {short(ex.text)}")
-    err = error_object(ex)
-    require(err is not None, f'error body lacks an "error" object: {short(ex.json)}')
-    require(isinstance(err.get("message"), str) and err["message"].strip(), f"error.message must be a non-empty string: {short(err)}")
-    require(isinstance(err.get("type"), str), f"error.type must be a string: {short(err)}")
-    require("param" in err and (err["param"] is None or isinstance(err["param"], str)), f"error.param must be present, a string or null: {short(err)}")
-    allowed = ctx.profile.code_types
-    code = err.get("code", "__missing__")
-    kinds = {"string": str, "integer": int, "null": type(None)}
-    ok = code != "__missing__" and any(
-        isinstance(code, kinds[k]) and not (k == "integer" and isinstance(code, bool)) for k in allowed
-    )
-    require(ok, f"error.code must be present and one of {'/'.join(allowed)}, got {short(code)}")
+    problem = envelope_problem(ex, ctx.profile.code_types)
+    if problem:
+        raise Failure(problem)
 
 
 @check("auth.missing_key_rejected", source="profile: status_codes.missing_key (401 for a request without the bearer token of #/components/securitySchemes/ApiKeyAuth)")

@@ -373,14 +373,14 @@ def result_used(ctx, ex):
     require(normalise(expected) in normalise(text), f"the answer {short(text)} does not use the tool result ({expected!r})")
 
 
-@check("responses.tools.builtin_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.responses.notes (only function tools; built-in tools are refused)")
+@check("responses.tools.builtin_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.responses.properties.tool_types (a built-in tool type not listed is refused; the case runs only where the list exists)")
 def builtin_refused(ctx, ex):
     """A built-in or custom tool (only function tools are supported) is refused with a 4xx, never run or ignored."""
     _refused(ex, None, f"a {ctx.params.get('what', 'non-function')} tool")
     return f"refused with {ex.status}"
 
 
-@check("responses.input.custom_tool_items_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.responses.notes (custom_tool_call items are refused)")
+@check("responses.input.custom_tool_items_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.responses.properties.tool_types (custom not listed: custom_tool_call items are refused)")
 def custom_tool_items_refused(ctx, ex):
     """custom_tool_call / custom_tool_call_output input items (unsupported) are refused with a 4xx."""
     _refused(ex, None, "custom_tool_call input items")

@@ -282,7 +282,7 @@ def stream_deltas(ctx, ex):
     semantic_later(later)
 
 
-@check("chat.tools.custom_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.chat.notes (only function tools; custom tools are refused)")
+@check("chat.tools.custom_refused", passing_status=UNSUPPORTED_OK, source="profile: endpoints.chat.properties.tool_types (a tool type not listed is refused; the case runs only where the list exists)")
 def custom_refused(ctx, ex):
     """A tool of a type other than "function" (e.g. custom) is refused with a 4xx that says so."""
     _refused(ex, None, "a custom tool")
