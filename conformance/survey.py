@@ -43,7 +43,7 @@ from .runner import exchange_evidence, resolve_uploads, stage_uploads
 from .settings import Settings
 from .profiles import DEFAULT_STATUS_CODES, sample_values
 from .sse import parse_sse
-from .transport import ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport import UNJUDGEABLE_STATUSES, ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
 from .vocabulary import ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN
 
 #: The message of a parameter honoured by its own effect: only those make the draft claim a feature.
@@ -81,8 +81,6 @@ PROBES: dict[str, dict[str, str]] = {
     "wrong_key": {"auth": "wrong"},
     "model_not_found": {"model": NO_SUCH_MODEL},
 }
-#: Statuses that say nothing about the target's contract (retry, overload, a gateway).
-_UNJUDGEABLE = frozenset({429, 502, 503, 504})
 
 
 def _unit_vectors(ex: Exchange) -> bool:
@@ -385,7 +383,7 @@ def refusal_record(ex: Exchange) -> dict[str, Any]:
     """What a probe's answer says: its status, and for a refusal whether its body is the OpenAI
     error envelope (``envelope``: "ok" or the problem) and the JSON type of its ``code``."""
     record: dict[str, Any] = {"status": ex.status}
-    if ex.status in _UNJUDGEABLE:
+    if ex.status in UNJUDGEABLE_STATUSES:
         record["error"] = f"status {ex.status}: could not judge"
     elif not ex.ok:
         problem = envelope_problem(ex)
@@ -485,7 +483,7 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
             ex = _send(endpoint, probe_request(endpoint, name, value), settings, transport, counter, name)
         except Unjudgeable as exc:
             return Finding(name, ERROR, None, str(exc), value)
-        if ex.status in (429, 502, 503, 504):
+        if ex.status in UNJUDGEABLE_STATUSES:
             return Finding(name, ERROR, ex.status, f"status {ex.status}: could not judge", value, exchange_evidence(ex))
         effect = entry.get("effects", {}).get(name)
         classification, message = classify(name, ex, base, effect)
@@ -532,11 +530,11 @@ def run_survey(settings: Settings, transport: Transport, workers: int = 4) -> di
 
 
 # -- the draft profile ---------------------------------------------------------------------------------
-def _probe_claims(endpoint: str, result: dict[str, Any], observed: dict[str, set]) -> tuple[list[str], list[str]]:
+def _probe_claims(result: dict[str, Any], observed: dict[str, set]) -> tuple[list[str], list[str]]:
     """(features ``auth``/``errors`` the probes show, review comments); adds the statuses and code
     types seen to ``observed``."""
     # a probe that could not be judged (unreachable, 429, a gateway status) says nothing
-    probes = {s: p for s, p in result.get("probes", {}).items() if "error" not in p and p.get("status") not in _UNJUDGEABLE}
+    probes = {s: p for s, p in result.get("probes", {}).items() if "error" not in p and p.get("status") not in UNJUDGEABLE_STATUSES}
     features, comments = [], []
     keyless = [probes.get(s, {}) for s in ("missing_key", "wrong_key")]
     if all(p.get("status") and 400 <= p["status"] < 500 for p in keyless):
@@ -594,7 +592,7 @@ def draft_profile(survey: dict[str, Any], name: str | None = None) -> str:
             lines.append(f"  # {endpoint}: not claimed — {result.get('skipped', 'not surveyed')}")
             continue
         findings = result["parameters"]
-        probe_features, comments = _probe_claims(endpoint, result, observed)
+        probe_features, comments = _probe_claims(result, observed)
         features = ["core", *probe_features, *result["base"].get("features", [])]
         undetermined = []
         for finding in findings:
@@ -660,7 +658,7 @@ def _draft_models(result: dict[str, Any], observed: dict[str, set]) -> list[str]
     if not retrieve.get("ok"):
         # without a retrieve route, the refusal of an unknown model id says nothing about models
         probes.pop("model_not_found", None)
-    features, probe_comments = _probe_claims("models", {**result, "probes": probes}, observed)
+    features, probe_comments = _probe_claims({**result, "probes": probes}, observed)
     comments = probe_comments + comments
     return ["  models:", f"    features: [{', '.join(['core', *features])}]", *(f"    # {c}".replace("\n", " ") for c in comments)]
 
