@@ -76,6 +76,16 @@ def _resolved(args: argparse.Namespace, command: str, embedded_url: str | None) 
     return given, resolve(**given)
 
 
+def default_workers(settings, embedded_url: str | None) -> str:
+    """pytest-xdist workers when --workers is not given: none for the embedded server, else
+    DEFAULT_REMOTE_WORKERS, never more than the requests the target allows in flight."""
+    if embedded_url:
+        return "0"
+    slots = settings.limits.concurrency
+    workers = min(DEFAULT_REMOTE_WORKERS, slots) if slots else DEFAULT_REMOTE_WORKERS
+    return "0" if workers <= 1 else str(workers)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .options import Handoff
     from .preflight import preflight
@@ -115,18 +125,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             "-o",
             "junit_family=legacy",
         ]
-        workers = args.workers if args.workers is not None else ("0" if embedded_url else str(DEFAULT_REMOTE_WORKERS))
+        workers = args.workers if args.workers is not None else default_workers(settings, embedded_url)
         if workers not in ("0", "none"):
             pytest_args += ["-n", workers]
         pytest_args += extra
         import pytest
 
         code = pytest.main(pytest_args, plugins=[Handoff(settings, given)])
+    report = json.loads(report_json.read_text()) if report_json.exists() else None
+    if report is not None and report.get("stopped"):
+        return _fail_usage(f"{report['stopped']['message']} (report: {report_json})")
     if code not in (0, 1, 5):
         return _fail_usage(f"pytest stopped with exit code {int(code)}; see above")
-    if not report_json.exists():
+    if report is None:
         return _fail_usage("no check ran, so no report was written (did -k deselect everything?)")
-    outcome = json.loads(report_json.read_text())["outcome"]
+    outcome = report["outcome"]
     if outcome == "pass":
         return EXIT_PASS
     if outcome == "fail":
@@ -189,7 +202,11 @@ def cmd_survey(args: argparse.Namespace) -> int:
                 import dataclasses
 
                 settings = dataclasses.replace(settings, fixtures_url=stack.enter_context(serve_fixtures()))
-        transport = make_transport("http", settings.base_url, settings.api_key, settings.timeout)
+        from .transport import Pacer, RunState
+
+        run_state = RunState()
+        stack.callback(run_state.close)
+        transport = make_transport("http", settings.base_url, settings.api_key, settings.timeout, pacer=Pacer(run_state, settings.limits))
         try:
             survey = run_survey(settings, transport, workers=args.workers)
         finally:

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from .vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, TRANSPORTS, UNSUPPORTED_OK, WARN
+from .yamlfile import load_yaml
 
 VERSION = 1
 #: Statuses a baseline remembers: a verdict that had one of these may keep it without failing the gate.
@@ -106,7 +107,7 @@ def parse(data: Any, where: str = "expectations", known_checks: set[str] | None 
 def load(path: str | Path, known_checks: set[str] | None = None) -> tuple[Expectation, ...]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except OSError as exc:
         raise ExpectationsError(f"--expectations {path}: cannot read it ({exc.strerror})") from exc
     except yaml.YAMLError as exc:

@@ -63,6 +63,17 @@ class Option:
 
 _BOTH = ("run", "survey")
 
+
+def _limit(text: str) -> float:
+    """A rate limit: a number of 0 or more (0: none)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number (0 for no limit), got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
+    return value
+
 OPTIONS: tuple[Option, ...] = (
     Option("base-url", "base_url", "base URL of the target, e.g. https://api.scaleway.ai/v1 (default: $OPENAI_BASE_URL, else the embedded reference server)", commands=_BOTH),
     Option("profile", "profile", "profile name (specs/profiles/NAME.yaml) or path to a profile YAML (default: scaleway; naming a hosted provider's profile explicitly makes its models 'configured')", commands=_BOTH),
@@ -84,6 +95,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("strict-expectations", "strict_expectations", "an expectation that no longer matches (the check now passes) fails the run", action="store_true"),
     Option("baseline", "baseline", "an earlier report.json: only regressions against it (and new failing verdicts) decide the exit code", metavar="REPORT"),
     Option("repeat", "repeat", "send each case N times; verdicts that differ between repetitions are marked intermittent (default: 1)", default=1, type=int, metavar="N"),
+    Option("rpm", "rpm", "requests per minute the whole run keeps under (default: the profile's limits.requests_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
+    Option("concurrency", "concurrency", "requests in flight at most, across every worker (default: the profile's limits.concurrent_requests; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
+    Option("tpm", "tpm", "tokens per minute the whole run keeps under (default: the profile's limits.tokens_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
     Option("embedded-url", "embedded_url", "(internal) URL of an embedded server started by `conformance run`.", internal=True),
 )
 

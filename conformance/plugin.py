@@ -70,8 +70,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from .preflight import preflight
     from .settings import UsageError, is_loopback, resolve
 
+    from .transport import RunState
+
     state: dict[str, Any] = {"verdicts": [], "usage": {}, "started": datetime.now(timezone.utc), "t0": time.perf_counter(), "stack": ExitStack()}
     config.stash[_STATE] = state
+    # one budget and one health for the whole run: the controller owns it, every worker shares it
+    if _is_worker(config):
+        state["run_state"] = RunState(config.workerinput["conformance_run_dir"])
+    else:
+        state["run_state"] = RunState()
+        state["stack"].callback(state["run_state"].close)
     handoff = _handoff(config)
     try:
         if handoff is not None:  # `conformance run` resolved and probed them
@@ -131,6 +139,7 @@ def pytest_configure_node(node) -> None:
     node.workerinput["conformance_active"] = state is not None
     if state is not None:
         node.workerinput["conformance_values"] = state["values"]
+        node.workerinput["conformance_run_dir"] = str(state["run_state"].directory)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -174,13 +183,30 @@ def _parametrize_property(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("conformance_property", params)
 
 
+def _pacer(state: dict[str, Any], settings):
+    from .transport import Pacer
+
+    if "pacer" not in state:
+        state["pacer"] = Pacer(state["run_state"], settings.limits)
+    return state["pacer"]
+
+
 def _transport(state: dict[str, Any], settings, name: str):
     from .transport import make_transport
 
     transports = state.setdefault("transports", {})
     if name not in transports:
-        transports[name] = make_transport(name, settings.base_url, settings.api_key, settings.timeout)
+        transports[name] = make_transport(name, settings.base_url, settings.api_key, settings.timeout, pacer=_pacer(state, settings))
     return transports[name]
+
+
+def _stop_if_down(request: pytest.FixtureRequest, state: dict[str, Any], settings) -> None:
+    """The target stopped answering: no further item runs (this worker, and through xdist the others)."""
+    down = _pacer(state, settings).health.down()
+    if down:
+        from .transport.pacing import down_message
+
+        request.session.shouldstop = down_message(down)
 
 
 def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any]) -> None:
@@ -219,6 +245,7 @@ def conformance_property_run(request: pytest.FixtureRequest):
 
         counter = Counter()
         verdict = run_property(endpoint, mode, settings, _transport(state, settings, transport_name), counter)
+        _stop_if_down(request, state, settings)
         _record(request, [verdict], {**counter.as_dict(), "property_requests": counter.requests})
 
     return run
@@ -239,6 +266,7 @@ def conformance_run(request: pytest.FixtureRequest):
         # follow-up answers are cached per transport: one transport never judges by the other's answers
         cache = state.setdefault("cache", {}).setdefault(transport_name, {})
         runs = [run_case(case, settings, _transport(state, settings, transport_name), counter, cache=cache) for _ in range(settings.repeat)]
+        _stop_if_down(request, state, settings)
         _record(request, combine_repeats(runs), counter.as_dict())
 
     return run
@@ -316,8 +344,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "configured_models": settings.configured_models(),
         "embedded": settings.embedded,
         "api_key_source": settings.api_key_source,
+        "limits": settings.limits.as_dict(),
         **({"endpoints": list(settings.endpoints)} if settings.endpoints else {}),
     }
+    down = state["run_state"].read().get("down")
     results = state["verdicts"]
     gate: dict[str, Any] = {"strict": settings.strict, "semantic": settings.semantic, "strict_expectations": settings.strict_expectations}
     if settings.expectations_path or settings.baseline_path:
@@ -337,9 +367,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         results=results,
         usage=usage,
         property_based={"depth": settings.property_depth, "examples": settings.property_examples, "seed": settings.property_seed} if settings.property_depth != "off" else None,
+        stopped=_stopped(down),
     )
     state["report_paths"] = write_report(report, settings.report_dir)
     state["report"] = report
+
+
+def _stopped(down: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report's ``stopped`` section: when and why the run stopped early (the target went down)."""
+    if not down:
+        return None
+    from .transport.pacing import down_message
+
+    return {"reason": "target-down", "since": datetime.fromtimestamp(down["since"], timezone.utc).isoformat(timespec="seconds"), "message": down_message(down)}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

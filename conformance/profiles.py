@@ -13,6 +13,7 @@ import yaml
 
 from .paths import PACKAGE_DIR, profiles_dir, sample_values_path
 from .vocabulary import FEATURES
+from .yamlfile import load_yaml
 
 DEFAULT_STATUS_CODES: dict[str, tuple[int, ...]] = {
     "model_not_found": (404,),
@@ -81,7 +82,7 @@ def _schema() -> dict[str, Any]:
 def sample_values() -> dict[str, Any]:
     """cases/unsupported_values.yaml: per endpoint, a base request and a sample value for each
     parameter a profile may list (read once; callers copy what they change)."""
-    return yaml.safe_load(sample_values_path().read_text())
+    return load_yaml(sample_values_path().read_text())
 
 
 def available_profiles() -> list[str]:
@@ -102,7 +103,7 @@ def _find(name_or_path: str, near: Path | None = None) -> Path:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ProfileError(f"profile {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

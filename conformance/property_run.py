@@ -21,9 +21,9 @@ from .checks import CHECKS, CheckContext, Failure, load_all
 from .paths import fixtures_dir
 from .propspec import NEGATIVE, POSITIVE, PropertyOperation, array_properties, contract_errors, generation_document, operations_for, spec_required
 from .redact import redact
-from .runner import UNJUDGEABLE_STATUSES, Verdict, exchange_evidence, failure_status
+from .runner import Verdict, exchange_evidence, failure_status
 from .settings import Settings, public_url
-from .transport import ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport import ApiRequest, Counter, Exchange, Transport, Unjudgeable, policy, send_with_retry
 from .vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES
 
 FEATURE = "property-based"
@@ -386,7 +386,7 @@ class PropertyRun:
         load_all()
         self.settings, self.transport, self.counter, self.mode = settings, transport, counter, mode
         self.spec = CHECKS[CHECK_BY_MODE[mode]]
-        self.baseline_ok: dict[str, bool] = {}
+        self.baseline: dict[str, Exchange | None] = {}
         #: The http run sends every case twice: schemathesis' own way, and through httpx.
         self.schemathesis = SchemathesisSender(settings.base_url, settings.api_key, settings.timeout) if transport.name == "http" else None
         self.schemathesis_skipped = 0
@@ -413,10 +413,17 @@ class PropertyRun:
             ex = send_with_retry(transport, item.request, self.counter)
         except Unjudgeable as exc:
             return Outcome(ERROR, str(exc))
-        if ex.status in UNJUDGEABLE_STATUSES:
-            return Outcome(ERROR, f"status {ex.status} (rate limit or gateway trouble) after {ex.attempts} attempt(s); could not judge", ex)
-        if ex.status >= 500 and not self._server_healthy(item.operation):
-            return Outcome(ERROR, f"status {ex.status}, and a plain valid request to {item.operation.label} fails too: could not judge", ex)
+        if policy.is_unjudgeable(ex.status):
+            return Outcome(ERROR, policy.unjudgeable_message(ex.status, ex.attempts, ex.retry_note), ex)
+        if policy.disposition(ex.status) == policy.SERVER_ERROR:
+            # the reproducible-5xx rule: judged only while a plain valid request to the operation is answered
+            try:
+                judged = policy.judge_server_error(ex, lambda: self._baseline(item.operation), lambda: send_with_retry(transport, item.request, self.counter))
+            except Unjudgeable as exc:
+                return Outcome(ERROR, f"retrying a server error {ex.status}: {exc}", ex)
+            if judged.outcome == "error":
+                return Outcome(ERROR, f"status {judged.exchange.status}, and a plain valid request to {item.operation.label} is not answered: could not judge", judged.exchange)
+            ex = judged.exchange
         params = {"response": item.operation.response, "why": "; ".join(item.why_invalid[:2]), "protocol_probe": item.protocol_probe}
         ctx = CheckContext(settings=self.settings, transport=self.transport, counter=self.counter, params=params, capability=item.operation.capability or "chat")
         try:
@@ -427,20 +434,20 @@ class PropertyRun:
             return Outcome(ERROR, f"could not judge: {exc}", ex)
         return Outcome(PASS, "", ex)
 
-    def _server_healthy(self, op: PropertyOperation) -> bool:
-        """Whether the simplest valid request to ``op`` is answered without a server error
-        (a 5xx on one input is then that input's fault, not a server outage)."""
-        if op.label not in self.baseline_ok:
-            healthy = False
+    def _baseline(self, op: PropertyOperation) -> Exchange | None:
+        """The answer to the simplest valid request to ``op`` (sent once per run while answered;
+        None when there is none): the control of the reproducible-5xx rule."""
+        if self.baseline.get(op.label) is None:
+            answer = None
             baseline = minimal_valid_request(op, self.settings)
             if baseline is not None:
                 try:
-                    ex = send_with_retry(self.transport, baseline.request, self.counter)
-                    healthy = ex.status < 500 and ex.status not in UNJUDGEABLE_STATUSES
+                    answer = send_with_retry(self.transport, baseline.request, self.counter)
                 except Unjudgeable:
-                    healthy = False
-            self.baseline_ok[op.label] = healthy
-        return self.baseline_ok[op.label]
+                    answer = None
+            # remembered once judged (a 4xx baseline is no control: the rule needs it answered 2xx)
+            self.baseline[op.label] = answer if answer is not None and policy.disposition(answer.status) == policy.JUDGE else None
+        return self.baseline[op.label]
 
     def shrink(self, item: Generated, outcome: Outcome) -> tuple[Generated, Outcome, int]:
         """Drop optional parameters one at a time while the same failure persists; at most

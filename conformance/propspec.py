@@ -13,13 +13,13 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
 from .openapi import registry, load_document, request_schema, schema_errors
 from .paths import specs_dir
 from .profiles import Profile
 from .vocabulary import ENDPOINTS, FEATURES
+from .yamlfile import load_yaml
 
 POSITIVE, NEGATIVE = "positive", "negative"
 MODES: tuple[str, ...] = (POSITIVE, NEGATIVE)
@@ -64,7 +64,7 @@ def operations_path():
 def load_operations() -> tuple[PropertyOperation, ...]:
     """Every operation of ``specs/property/operations.yaml``, checked against the vocabulary."""
     with open(operations_path(), encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = load_yaml(fh)
     out = []
     for entry in data["operations"]:
         entry = dict(entry)

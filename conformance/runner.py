@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -14,7 +15,7 @@ from .checks import CHECKS, CheckContext, CheckSpec, Failure, Skip, load_all
 from .paths import fixtures_dir
 from .redact import redact, redact_headers, redact_obj, register_secret
 from .settings import S3_MISSING, Settings, public_url
-from .transport import UNJUDGEABLE_STATUSES, Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport import Counter, Exchange, Transport, Unjudgeable, policy, send_with_retry
 from .transport.objects import open_store
 from .vocabulary import ERROR, FAIL, PRESIGNED_URL, RECOMMENDED, REQUIRED, S3_URL, SKIP, WARN
 
@@ -22,8 +23,17 @@ EXCERPT = 2000
 #: In a case's request or check parameters, ``$upload:REL`` is fixtures/REL (``$model`` replaced)
 #: uploaded to the object store under a fresh key; the string becomes the object's URL.
 UPLOAD = re.compile(r"\$upload:[\w./-]+")
-#: Keys of this process's uploads start with it (one folder per run).
-RUN_PREFIX = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+_RUN_PREFIXES: dict[int, str] = {}
+
+
+def run_prefix() -> str:
+    """Keys of this process's uploads start with it (one folder per process: drawn when first
+    needed, so that a forked process never reuses its parent's)."""
+    pid = os.getpid()
+    if pid not in _RUN_PREFIXES:
+        _RUN_PREFIXES[pid] = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    return _RUN_PREFIXES[pid]
+
 #: Why a semantic check is not run with ``--semantic off``.
 SEMANTIC_OFF = "semantic (model-quality) checks are off (--semantic off)"
 
@@ -246,7 +256,7 @@ def stage_uploads(case: Case, settings: Settings, model: str | None, transport: 
     for placeholder in _uploads(case):
         rel = placeholder.split(":", 1)[1]
         text = (fixtures_dir() / rel).read_text().replace("$model", model or "")
-        key = f"{RUN_PREFIX}/{case.id}/{transport}/{rel.rsplit('/', 1)[-1]}"
+        key = f"{run_prefix()}/{case.id}/{transport}/{rel.rsplit('/', 1)[-1]}"
         store.put(key, text.encode())
         url = store.url(key, form)
         if form == PRESIGNED_URL:
@@ -319,17 +329,25 @@ def run_case(
     except Unjudgeable as exc:
         return verdicts(ERROR, str(exc), {"request": {"method": request.method, "url": public_url(settings.base_url + request.path)}})
     evidence = exchange_evidence(ex)
-    if ex.status in UNJUDGEABLE_STATUSES:
-        return verdicts(ERROR, f"status {ex.status} (rate limit or gateway trouble) after {ex.attempts} attempt(s); could not judge", evidence)
-    if ex.status >= 500:
-        # one rule for valid and invalid requests: a 5xx is judged only when the endpoint's simplest
-        # valid request is answered (else the server is down, not broken by this request)
-        control = send_control(case, settings, transport, counter, cache)
-        status, message = server_error_status(ex, control)
-        if control is not None:
-            evidence = {**evidence, "followups": [exchange_evidence(control)]}
-        if status == ERROR or case.expect == "success":
-            return verdicts(status, message, evidence)
+    if policy.disposition(ex.status) == policy.UNJUDGEABLE:
+        return verdicts(ERROR, policy.unjudgeable_message(ex.status, ex.attempts, ex.retry_note), evidence)
+    if policy.disposition(ex.status) == policy.SERVER_ERROR:
+        # one rule for valid and invalid requests: a 5xx is judged only when it is reproducible
+        # while the endpoint's simplest valid request is answered (else the server is down or flaky)
+        try:
+            judged = policy.judge_server_error(ex, lambda: send_control(case, settings, transport, counter, cache), lambda: send_with_retry(transport, request, counter))
+        except Unjudgeable as exc:
+            return verdicts(ERROR, f"retrying a server error {ex.status}: {exc}", evidence)
+        ex = judged.exchange
+        evidence = exchange_evidence(ex)
+        if judged.control is not None:
+            evidence = {**evidence, "followups": [exchange_evidence(judged.control)]}
+        if judged.outcome == "error" and policy.disposition(ex.status) == policy.UNJUDGEABLE:
+            return verdicts(ERROR, policy.unjudgeable_message(ex.status, ex.attempts, ex.retry_note), evidence)
+        if judged.outcome != "recovered":
+            status, message = server_error_status(ex, judged.control)
+            if status == ERROR or case.expect == "success":
+                return verdicts(status, message, evidence)
     if case.expect == "success" and not ex.ok:
         return verdicts(FAIL, f"a valid request was refused with {ex.status}: {_error_text(ex)}", evidence)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,28 @@ EMBEDDED_KEY_VAR = "CONFORMANCE_EMBEDDED_API_KEY"
 S3_BUCKET_VAR = "CONFORMANCE_S3_BUCKET"
 #: The profile used when none is named (naming it explicitly is what makes a hosted profile's models "configured").
 DEFAULT_PROFILE = "scaleway"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the target allows (None: no limit): requests per minute, requests in flight, tokens per minute."""
+
+    rpm: float | None = None
+    concurrency: int | None = None
+    tpm: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests_per_minute": self.rpm, "concurrent_requests": self.concurrency, "tokens_per_minute": self.tpm}
+
+    def describe(self) -> str:
+        parts = []
+        if self.rpm:
+            parts.append(f"{self.rpm:g} requests/min")
+        if self.concurrency:
+            parts.append(f"{self.concurrency} in flight")
+        if self.tpm:
+            parts.append(f"{self.tpm:g} tokens/min")
+        return ", ".join(parts) or "no limits"
 
 
 class UsageError(ValueError):
@@ -101,6 +124,8 @@ class Settings:
     baseline_path: str | None = None
     #: Each case is sent this many times (intermittent verdicts are marked).
     repeat: int = 1
+    #: What the whole run keeps under (the profile's limits, or --rpm/--concurrency/--tpm).
+    limits: Limits = field(default_factory=Limits)
 
     def selects(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
@@ -180,6 +205,21 @@ def _models_with_origins(profile: Profile, given: dict[str, str]) -> dict[str, t
     return models
 
 
+def resolve_limits(profile: Profile, embedded: bool, rpm: float | None, concurrency: float | None, tpm: float | None) -> Limits:
+    """The profile's rate limits (not for the embedded server: they are the provider's), each
+    replaced by its option when given (0: no limit)."""
+    stated = {} if embedded else profile.limits
+
+    def pick(option: float | None, key: str) -> float | None:
+        value = stated.get(key) if option is None else option
+        return value or None
+
+    slots = pick(concurrency, "concurrent_requests")
+    if slots is not None and slots != int(slots):
+        raise UsageError(f"--concurrency must be a whole number, got {slots:g}")
+    return Limits(rpm=pick(rpm, "requests_per_minute"), concurrency=int(slots) if slots else None, tpm=pick(tpm, "tokens_per_minute"))
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -231,6 +271,9 @@ def resolve(
     strict_expectations: bool = False,
     baseline: str | None = None,
     repeat: int = 1,
+    rpm: float | None = None,
+    concurrency: float | None = None,
+    tpm: float | None = None,
 ) -> Settings:
     """Build :class:`Settings` from options (the keywords of conformance.options); raise
     :class:`UsageError` on bad input."""
@@ -267,7 +310,9 @@ def resolve(
     property_examples = DEFAULT_PROPERTY_EXAMPLES if property_examples is None else property_examples
     if property_examples < 0:
         raise UsageError(f"--property-examples must be 0 or more, got {property_examples}")
+    limits = resolve_limits(loaded, embedded, rpm, concurrency, tpm)
     return Settings(
+        limits=limits,
         base_url=url,
         api_key=key,
         api_key_source=source,

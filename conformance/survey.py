@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 
 from .cases import Case, merge, nest, unsupported_values_table
 from .checks.errors import code_type, envelope_problem
@@ -44,6 +43,7 @@ from .settings import Settings
 from .profiles import DEFAULT_STATUS_CODES, sample_values
 from .sse import parse_sse
 from .transport import UNJUDGEABLE_STATUSES, ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .yamlfile import load_yaml
 from .vocabulary import ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN
 
 #: The message of a parameter honoured by its own effect: only those make the draft claim a feature.
@@ -104,7 +104,7 @@ def survey_path():
 @functools.cache
 def survey_table() -> dict[str, Any]:
     with open(survey_path(), encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = load_yaml(fh)
     unknown = set(data) - set(ENDPOINTS)
     if unknown:
         raise ValueError(f"specs/survey/endpoints.yaml: unknown endpoints {sorted(unknown)}")

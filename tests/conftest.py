@@ -47,22 +47,33 @@ class Run:
         return {r["check"] for r in self.report["results"] if r["status"] == status and transport in (None, r["transport"])}
 
 
-def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> Run:
-    """Run the `conformance` command in a subprocess; return its exit code, output and report."""
+#: The servers the tests start have no rate limits (the default profile's are Scaleway's): runs
+#: are not paced unless a test asks for it (``--rpm``/``--tpm`` given later win).
+UNPACED = ("--rpm", "0", "--tpm", "0")
+
+
+def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240, fork: bool = True) -> Run:
+    """Run the `conformance` command in its own process; return its exit code, output and report.
+
+    The process is forked from a preloaded one (tests/forked.py) unless ``fork`` is false: then it
+    is ``python -m conformance``, as a user starts it.
+    """
     report_dir = tmp_path / "reports"
     full_env = {k: v for k, v in os.environ.items() if k not in _REAL_TARGET_VARS}
     full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--report-dir", str(report_dir), *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=tmp_path,
-        timeout=timeout,
-    )
+    argv = ["run", "--report-dir", str(report_dir), *UNPACED, *args]
+    if fork:
+        from .forked import run_forked
+
+        code, stdout, stderr = run_forked(argv, full_env, tmp_path, timeout)
+    else:
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance", *argv], capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout
+        )
+        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
     path = report_dir / "report.json"
     report = json.loads(path.read_text()) if path.exists() else None
-    return Run(proc.returncode, proc.stdout, proc.stderr, report)
+    return Run(code, stdout, stderr, report)
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ import pytest
 
 from conformance.paths import PACKAGE_DIR
 
-LAYER0 = {"vocabulary", "paths", "redact", "sse"}
+LAYER0 = {"vocabulary", "paths", "redact", "sse", "yamlfile"}
 ALLOWED: dict[str, set[str]] = {
     "vocabulary": set(),
     "paths": set(),
     "redact": set(),
     "sse": set(),
+    "yamlfile": set(),
     "openapi": {"paths"},
     "profiles": LAYER0,
     "options": LAYER0,

@@ -24,7 +24,8 @@ SCALEWAY = load_profile("scaleway")
 def survey(tmp_path: Path, *args: str, env: dict[str, str] | None = None, command: str = "survey") -> tuple[subprocess.CompletedProcess, dict | None]:
     full_env = {k: v for k, v in os.environ.items() if k not in _REAL_TARGET_VARS}
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "conformance", command, "--report-dir", str(tmp_path / "reports"), *args], capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=300)
+    # the local servers have no rate limits (the default profile's are Scaleway's)
+    proc = subprocess.run([sys.executable, "-m", "conformance", command, "--report-dir", str(tmp_path / "reports"), "--rpm", "0", "--tpm", "0", *args], capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=300)
     path = tmp_path / "reports" / "survey.json"
     return proc, json.loads(path.read_text()) if path.exists() else None
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from ..paths import PACKAGE_DIR, fixtures_dir
 from ..profiles import Profile, sample_values
 from ..transport import ApiRequest
 from ..vocabulary import ENDPOINTS, TRANSPORTS
+from ..yamlfile import load_yaml
 
 CASES_DIR = Path(__file__).resolve().parent
 #: Every *.yaml here except the generator tables is a case file (sorted, so the order is stable).
@@ -137,7 +137,7 @@ def _normalise_checks(items: list[Any]) -> tuple[tuple[str, dict[str, Any]], ...
 
 
 def load_file(path: Path) -> list[Case]:
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path.read_text())
     jsonschema.validate(data, _case_schema())
     cases = []
     for raw in data:
@@ -361,7 +361,7 @@ def generated_cases(profile: Profile) -> list[Case]:
 
 @cache
 def _controls() -> dict[str, Any]:
-    return yaml.safe_load((CASES_DIR / "controls.yaml").read_text())
+    return load_yaml((CASES_DIR / "controls.yaml").read_text())
 
 
 def control_case(endpoint: str) -> Case:

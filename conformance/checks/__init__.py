@@ -163,15 +163,20 @@ class CheckContext:
         answered (else, like 429 and gateway trouble, we could not judge: :class:`Unjudgeable`)."""
         from ..transport import Unjudgeable
 
+        from ..transport import policy
+
         key = "followup:" + json.dumps([request.method, request.path, request.body, request.params, request.form], sort_keys=True, default=str)
         other = self.send(request, cache_key=key)
-        if other.status >= 500 and other.status not in (502, 503, 504):
+        if policy.disposition(other.status) == policy.SERVER_ERROR:
             # the reproducible-5xx rule (docs/INTERPRETING.md rule 3) applies to follow-ups too
-            control = self.control() if self.control is not None else None
-            if control is not None and control.ok:
-                raise Failure(f"the server breaks on {what} (a valid request): {other.status} on {other.attempts} attempt(s), while the endpoint's simplest valid request is answered {control.status}")
-            raise Unjudgeable(f"{what} got {other.status}, and so does the endpoint's simplest valid request; could not judge")
-        if other.status == 429 or other.status >= 500:
+            judged = policy.judge_server_error(other, self.control or (lambda: None), lambda: self.send(request))
+            if judged.outcome == "fail":
+                raise Failure(f"the server breaks on {what} (a valid request): {judged.exchange.status} on {judged.attempts} attempt(s), while the endpoint's simplest valid request is answered {judged.control.status}")
+            if judged.outcome == "error" and policy.disposition(judged.exchange.status) == policy.SERVER_ERROR:
+                raise Unjudgeable(f"{what} got {other.status}, and so does the endpoint's simplest valid request; could not judge")
+            other = judged.exchange
+            self.cache[key] = other
+        if policy.disposition(other.status) != policy.JUDGE:
             raise Unjudgeable(f"{what} got {other.status}; could not judge")
         if not other.ok:
             body = other.json if isinstance(other.json, dict) else {}

@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..transport import ApiRequest, Exchange, Unjudgeable
+from ..transport import ApiRequest, Exchange, Unjudgeable, policy
 from ..transport.objects import ObjectStore, open_store
 from . import Failure, Skip, check, require, short
 
@@ -34,7 +34,6 @@ BODY_COMPONENTS = {
 FIRST_POLL_S, POLL_GROWTH, MAX_POLL_S = 0.02, 1.6, 10.0
 #: Pages walked at most while looking for the batches the list check created.
 MAX_LIST_PAGES = 20
-_UNJUDGEABLE = frozenset({429, 500, 502, 503, 504})
 
 
 def _reachable(status: str) -> set[str]:
@@ -83,7 +82,7 @@ def created(ex: Exchange) -> dict[str, Any]:
 
 
 def _answer(ex: Exchange, what: str) -> dict[str, Any]:
-    if ex.status in _UNJUDGEABLE or ex.status >= 500:
+    if policy.disposition(ex.status) != policy.JUDGE:  # a poll's 5xx has no control: could not judge
         raise Unjudgeable(f"{what} answered {ex.status} after {ex.attempts} attempt(s)")
     require(ex.ok, f"{what} answered {ex.status}: {short(ex.text)}")
     require(isinstance(ex.json, dict), f"{what} did not answer a JSON object: {short(ex.text)}")
@@ -99,7 +98,7 @@ def follow(ctx, ex: Exchange) -> Followed:
         try:
             if ctx.params.get("cancel"):
                 run.cancel = ctx.send(ApiRequest("POST", f"/batches/{run.batch_id}/cancel"))
-                if run.cancel.status in _UNJUDGEABLE or run.cancel.status >= 500:
+                if policy.disposition(run.cancel.status) != policy.JUDGE:
                     raise Unjudgeable(f"cancel answered {run.cancel.status}")
                 if run.cancel.ok and isinstance(run.cancel.json, dict):
                     run.snapshots.append(run.cancel.json)
@@ -456,7 +455,7 @@ def failed_line_reported(ctx, ex):
 def invalid_input_rejected(ctx, ex):
     """An invalid input file is refused at creation (4xx) or the batch fails with errors; it is never processed."""
     what = ctx.params.get("what", "invalid input file")
-    if ex.status in _UNJUDGEABLE:
+    if policy.is_unjudgeable(ex.status):
         raise Unjudgeable(f"creation answered {ex.status}")
     require(ex.status < 500, f"{what}: server error {ex.status} instead of a refusal")
     if not ex.ok:

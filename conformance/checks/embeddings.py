@@ -49,7 +49,8 @@ def data_items(ex: Exchange) -> list[dict[str, Any]]:
 def float_vector(value: Any, where: str) -> list[float]:
     require(isinstance(value, list) and value, f"{where} must be a non-empty array of numbers, got {short(value)}")
     for x in value:
-        require(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x), f"{where} holds {short(x)}, not a finite number")
+        if not (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)):
+            require(False, f"{where} holds {short(x)}, not a finite number")  # the message built only when it fails
     return value
 
 

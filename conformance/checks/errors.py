@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 from ..paths import fixtures_dir
-from ..transport import ApiRequest, Unjudgeable
+from ..transport import ApiRequest, Unjudgeable, policy
 from ..vocabulary import REQUIRED, UNSUPPORTED_OK
 from . import Failure, check, recommend, require, short
-
-_GATEWAY = frozenset({502, 503, 504})
 
 
 def error_object(ex) -> dict | None:
@@ -21,8 +19,8 @@ def error_object(ex) -> dict | None:
 
 def _refused(ex, accepted: tuple[int, ...] | None, what: str) -> None:
     """Fail unless ``ex`` is a refusal with one of ``accepted`` statuses (any 4xx when None)."""
-    if ex.status in _GATEWAY:
-        raise Unjudgeable(f"gateway status {ex.status} after {ex.attempts} attempts; could not judge {what}")
+    if policy.is_unjudgeable(ex.status):
+        raise Unjudgeable(f"{policy.unjudgeable_message(ex.status, ex.attempts, ex.retry_note)} {what}")
     if ex.ok:
         raise Failure(f"{what}: accepted with {ex.status}, expected a refusal ({_statuses(accepted)})")
     if ex.status >= 500:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from ..transport import ApiRequest, Unjudgeable
+from ..transport import ApiRequest, Unjudgeable, policy
 from . import Skip, check, require, short
 
 
@@ -58,7 +58,7 @@ def retrieve_each_configured(ctx, ex):
     configured = _configured(ctx)
     for model in configured:
         got = ctx.send(ApiRequest("GET", f"/models/{model}"), cache_key=f"models.retrieve:{model}")
-        if got.status == 429 or got.status >= 500:
+        if policy.disposition(got.status) != policy.JUDGE:
             raise Unjudgeable(f"retrieving {model} got {got.status}; could not judge")
         if not got.ok:
             problems.append(f"{model}: status {got.status}")

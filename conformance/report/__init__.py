@@ -16,7 +16,7 @@ from ..paths import PACKAGE_DIR
 from ..redact import redact_obj
 from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
 
-REPORT_VERSION = "3.0"
+REPORT_VERSION = "3.1"
 
 
 @cache
@@ -82,7 +82,7 @@ def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 def build_report(
     *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int],
-    property_based: dict[str, Any] | None = None, gate: dict[str, Any] | None = None,
+    property_based: dict[str, Any] | None = None, gate: dict[str, Any] | None = None, stopped: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     try:
         import openai
@@ -106,7 +106,8 @@ def build_report(
         "started": started,
         "finished": finished,
         "duration_s": round(duration_s, 2),
-        "outcome": outcome(results, stale_fails),
+        "outcome": "error" if stopped else outcome(results, stale_fails),
+        **({"stopped": stopped} if stopped else {}),
         "totals": totals,
         "by_level": {level: counts([r for r in results if r.get("level", "required") == level and not r.get("semantic")]) for level in ("required", "recommended")} | {"semantic": counts([r for r in results if r.get("semantic")])},
         "gate": gate,
@@ -127,8 +128,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     usage = report["usage"]
     lines = [
         f"target {report['target']['base_url']} · profile {report['target']['profile']} · outcome {report['outcome'].upper()}",
-        f"{parts} ({totals['total']} verdicts) · {usage['requests']} requests, {usage['prompt_tokens']}+{usage['completion_tokens']} tokens",
+        f"{parts} ({totals['total']} verdicts) · {usage['requests']} requests, {usage['prompt_tokens']}+{usage['completion_tokens']} tokens"
+        + (f" · {usage['rate_limited']} × 429" if usage.get("rate_limited") else ""),
     ]
+    if report.get("stopped"):
+        lines.insert(1, f"STOPPED: {report['stopped']['message']}")
     levels = report.get("by_level", {})
     lines.append("by level: " + " · ".join(
         f"{level} {counts_[FAIL]} fail, {counts_[WARN]} warn" for level, counts_ in levels.items() if counts_["total"]

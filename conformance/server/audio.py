@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,8 @@ MAX_BYTES = 25 * 1024 * 1024
 MAX_SECONDS = 30 * 60
 #: Seed of pocketsphinx's dither (noise of half a bit added before feature extraction).
 DITHER_SEED = 1
+#: Recognised clips remembered (by their PCM's hash).
+CACHE_SIZE = 64
 
 _WHITESPACE = re.compile(rb"\s+")
 
@@ -206,8 +210,25 @@ class _Recogniser:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._decoder: Decoder | None = None
+        #: Words by the PCM's SHA-256 (recognition is deterministic, see above), least recently used
+        #: dropped beyond CACHE_SIZE: the same clip sent again is not heard again (~1 s each).
+        self._heard: OrderedDict[str, str] = OrderedDict()
 
     def __call__(self, pcm: bytes) -> str:
+        key = hashlib.sha256(pcm).hexdigest()
+        with self._lock:
+            if key in self._heard:
+                self._heard.move_to_end(key)
+                return self._heard[key]
+        words = self.hear(pcm)
+        with self._lock:
+            self._heard[key] = words
+            while len(self._heard) > CACHE_SIZE:
+                self._heard.popitem(last=False)
+        return words
+
+    def hear(self, pcm: bytes) -> str:
+        """Recognise ``pcm`` with the decoder (uncached)."""
         with self._lock:
             if self._decoder is None:
                 self._decoder = Decoder(loglevel="FATAL", dither=True, seed=DITHER_SEED)

@@ -18,7 +18,7 @@ def scaleway() -> dict[str, Any]:
     """The Scaleway profile as data (it extends no other profile: the reference server reads it raw)."""
     for path in _CANDIDATES:
         if path.exists():
-            data = yaml.safe_load(path.read_text())
+            data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             if "extends" in data:
                 raise RuntimeError(f"{path}: the reference server reads this profile raw; it must not use extends")
             return data

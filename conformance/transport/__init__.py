@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
-from .base import ApiRequest, Counter, Exchange, Transport, Unjudgeable, WRONG_KEY
+from . import policy
+from .base import ApiRequest, Counter, Exchange, TargetDown, Transport, Unjudgeable, WRONG_KEY
 from .http import HttpTransport
+from .pacing import PacedTransport, Pacer, RunState
+from .policy import UNJUDGEABLE_STATUSES, retries_for
 from .sdk import SdkTransport
 
 __all__ = [
@@ -13,6 +16,10 @@ __all__ = [
     "Counter",
     "Exchange",
     "HttpTransport",
+    "PacedTransport",
+    "Pacer",
+    "RunState",
+    "TargetDown",
     "SdkTransport",
     "Transport",
     "Unjudgeable",
@@ -21,64 +28,58 @@ __all__ = [
     "send_with_retry",
     "UNJUDGEABLE_STATUSES",
     "retries_for",
+    "policy",
 ]
 
-#: Rate limiting and gateway trouble: they say nothing about the contract, so they are retried
-#: (twice, with back-off or Retry-After) and, if they persist, the verdict is ``error``.
-UNJUDGEABLE_STATUSES = frozenset({429, 502, 503, 504})
-#: Any other server error is retried once only: a deterministic 500 stays a 500, and the runner's
-#: control request then decides whether it is the request that breaks the server (fail) or not.
-SERVER_ERROR_RETRIES = 1
-
-
-def retries_for(status: int, retries: int) -> int:
-    """How many retries a response with ``status`` gets (the one status policy of sending)."""
-    if status in UNJUDGEABLE_STATUSES:
-        return retries
-    if status >= 500:
-        return min(retries, SERVER_ERROR_RETRIES)
-    return 0
-
-
-def make_transport(name: str, base_url: str, api_key: str | None, timeout: float) -> Transport:
+def make_transport(name: str, base_url: str, api_key: str | None, timeout: float, pacer: Pacer | None = None) -> Transport:
+    """The named transport; with a ``pacer`` every request it sends keeps the run's limits."""
     if name == "http":
-        return HttpTransport(base_url, api_key, timeout)
-    if name == "openai":
-        return SdkTransport(base_url, api_key, timeout)
-    raise ValueError(f"unknown transport {name!r}")
+        transport: Transport = HttpTransport(base_url, api_key, timeout)
+    elif name == "openai":
+        transport = SdkTransport(base_url, api_key, timeout)
+    else:
+        raise ValueError(f"unknown transport {name!r}")
+    return PacedTransport(transport, pacer) if pacer is not None else transport
 
 
 def send_with_retry(
-    transport: Transport, request: ApiRequest, counter: Counter | None = None, retries: int = 2
+    transport: Transport, request: ApiRequest, counter: Counter | None = None, retries: int = policy.RETRIES
 ) -> Exchange:
-    """Send, retrying connection failures and retryable statuses a bounded number of times.
+    """Send, retrying connection failures and retryable statuses as transport/policy.py says.
 
-    Raises :class:`Unjudgeable` when the target cannot be reached after the last attempt; a
-    retryable status that persists is returned, for the caller to judge.
+    Raises :class:`Unjudgeable` when the target cannot be reached after the last attempt (and
+    :class:`TargetDown` at once when the run's target stopped answering); a retryable status that
+    persists is returned, for the caller to judge (``Exchange.retry_note`` says why retries stopped).
     """
-    delay = 0.3
-    for attempt in range(1, retries + 2):
+    counter = counter if counter is not None else Counter()
+    waited, attempt = 0.0, 0
+    while True:
+        attempt += 1
+        # an outage everywhere (many unjudgeable answers in a row): no more retries
+        allowed = 0 if getattr(transport, "in_trouble", lambda: False)() else retries
         try:
             exchange = transport.send(request)
-        except Unjudgeable:
-            if counter is not None:
-                counter.requests += 1
-            if attempt > retries:
+        except TargetDown:
+            raise
+        except Unjudgeable as exc:
+            counter.requests += 1
+            wait = policy.after_failure(exc.kind, attempt, allowed)
+            if not wait.retry:
                 raise
-            if counter is not None:
-                counter.retries += 1
         else:
             exchange.attempts = attempt
-            if attempt > retries_for(exchange.status, retries):
-                if counter is not None:
-                    counter.add(exchange)
+            if exchange.status == policy.RATE_LIMITED:
+                counter.rate_limited += 1
+            wait = policy.after_status(exchange.status, exchange.headers, attempt, waited, allowed)
+            if not wait.retry:
+                exchange.retry_note = wait.why
+                counter.add(exchange)
                 return exchange
-            if counter is not None:
-                counter.requests += 1
-                counter.retries += 1
-            retry_after = exchange.headers.get("retry-after", "")
-            if retry_after.replace(".", "", 1).isdigit():
-                delay = min(float(retry_after), 5.0)
-        time.sleep(delay)
-        delay *= 3
-    raise AssertionError("unreachable")
+            counter.requests += 1
+            if exchange.status == policy.RATE_LIMITED and wait.seconds and hasattr(transport, "pause"):
+                transport.pause(wait.seconds)  # the whole run holds off, not only this request
+        counter.retries += 1
+        if wait.seconds:
+            time.sleep(wait.seconds)
+            waited += wait.seconds
+            counter.retry_wait_s += wait.seconds

@@ -15,7 +15,24 @@ WRONG_KEY = "sk-conformance-deliberately-wrong-key-0000"
 
 
 class Unjudgeable(Exception):
-    """The target could not be reached or kept failing: the verdict is ``error``, never ``fail``."""
+    """The target could not be reached or kept failing: the verdict is ``error``, never ``fail``.
+
+    ``kind`` says how sending failed: ``connect`` (no connection could be made: refused, or the
+    connect timed out; the run's health counts those, transport/pacing.py), ``timeout`` (no
+    answer in time) or ``broken`` (the connection broke during the answer, or anything else).
+    """
+
+    def __init__(self, message: str, *, kind: str = "broken") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def connection(self) -> bool:
+        return self.kind == "connect"
+
+
+class TargetDown(Unjudgeable):
+    """The target stopped answering (several connection failures in a row): the run stops."""
 
 
 @dataclass
@@ -74,6 +91,8 @@ class Exchange:
     client_note: str | None = None
     elapsed_ms: float = 0.0
     attempts: int = 1
+    #: Why retrying stopped before the answer was judgeable (a Retry-After beyond the bound, the wait budget).
+    retry_note: str = ""
 
     @property
     def content_type(self) -> str:
@@ -153,6 +172,9 @@ class Counter:
     #: Batch status retrievals while waiting for a final status, and the time spent waiting.
     batch_polls: int = 0
     batch_wait_s: float = 0.0
+    #: Answers 429 (rate limited) met, and the time slept between attempts.
+    rate_limited: int = 0
+    retry_wait_s: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, exchange: Exchange) -> None:
@@ -169,4 +191,6 @@ class Counter:
             "retries": self.retries,
             "batch_polls": self.batch_polls,
             "batch_wait_s": round(self.batch_wait_s, 3),
+            "rate_limited": self.rate_limited,
+            "retry_wait_s": round(self.retry_wait_s, 3),
         }

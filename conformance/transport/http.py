@@ -86,9 +86,9 @@ class HttpTransport:
                 request.method, url, content=content, headers=headers, params=request.params, **extra
             )
         except httpx.TimeoutException as exc:
-            raise Unjudgeable(f"timed out: {type(exc).__name__}") from exc
+            raise Unjudgeable(f"timed out: {type(exc).__name__}", kind="connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout") from exc
         except httpx.HTTPError as exc:
-            raise Unjudgeable(f"could not reach {url}: {type(exc).__name__}: {exc}") from exc
+            raise Unjudgeable(f"could not reach {url}: {type(exc).__name__}: {exc}", kind="connect" if isinstance(exc, httpx.ConnectError) else "broken") from exc
         exchange = Exchange(
             request=request,
             transport=self.name,

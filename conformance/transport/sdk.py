@@ -27,11 +27,17 @@ from .base import WRONG_KEY, ApiRequest, Exchange, Stopwatch, Unjudgeable, decod
 class _TeeStream(httpx2.SyncByteStream):
     def __init__(self, inner: Any, sink: bytearray) -> None:
         self.inner, self.sink = inner, sink
+        #: The transport error that broke the body off (the SDK may swallow it, e.g. reading an error body).
+        self.broken: httpx2.TransportError | None = None
 
     def __iter__(self):
-        for part in self.inner:
-            self.sink.extend(part)
-            yield part
+        try:
+            for part in self.inner:
+                self.sink.extend(part)
+                yield part
+        except httpx2.TransportError as exc:
+            self.broken = exc
+            raise
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
@@ -45,12 +51,13 @@ class _TeeTransport(httpx2.BaseTransport):
     def __init__(self, timeout: float) -> None:
         self.inner = httpx2.HTTPTransport()
         self.last: httpx2.Response | None = None
+        self.stream: _TeeStream | None = None
         self.body = bytearray()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         response = self.inner.handle_request(request)
         self.body = bytearray()
-        response.stream = _TeeStream(response.stream, self.body)
+        response.stream = self.stream = _TeeStream(response.stream, self.body)
         self.last = response
         return response
 
@@ -280,14 +287,19 @@ class SdkTransport:
                             accumulator.get_final_completion()
                         except PARSE_REFUSALS as exc:
                             client_note = _parse_refusal(exc)
+                except (httpx2.TransportError, openai.APIConnectionError) as exc:  # the connection broke mid-stream: infrastructure, not a finding
+                    kind = "timeout" if isinstance(exc, (httpx2.TimeoutException, openai.APITimeoutError)) else "broken"
+                    raise Unjudgeable(f"the connection broke while reading the stream: {type(exc).__name__}: {exc}", kind=kind) from exc
                 except Exception as exc:  # the SDK could not read or accumulate the stream: that is a finding
                     client_error = f"{type(exc).__name__}: {exc}"
                 finally:
                     result.close()
+        except Unjudgeable:
+            raise
         except openai.APITimeoutError as exc:
-            raise Unjudgeable(f"timed out: {exc}") from exc
+            raise Unjudgeable(f"timed out: {exc}", kind="connect" if isinstance(exc.__cause__, httpx2.ConnectTimeout) else "timeout") from exc
         except openai.APIConnectionError as exc:
-            raise Unjudgeable(f"could not reach {self.base_url}: {exc}") from exc
+            raise Unjudgeable(f"could not reach {self.base_url}: {exc}", kind="connect" if isinstance(exc.__cause__, httpx2.ConnectError) else "broken") from exc
         except openai.APIStatusError as exc:
             result = None
             try:
@@ -305,6 +317,9 @@ class SdkTransport:
         response = self.tee.last
         if response is None:
             raise Unjudgeable("openai client sent no request")
+        if self.tee.stream.broken is not None:  # the answer was cut off: nothing to judge
+            broken = self.tee.stream.broken
+            raise Unjudgeable(f"the connection broke while reading the answer ({response.status_code}): {type(broken).__name__}: {broken}", kind="timeout" if isinstance(broken, httpx2.TimeoutException) else "broken")
         raw = _content_decoded(bytes(self.tee.body), response.headers.get("content-encoding", ""))
         exchange = Exchange(
             request=request,

@@ -1,0 +1,37 @@
+"""What the forkserver of tests/forked.py imports once: the command, the plugin, the checks, the
+clients, the property runs' generators and the report's renderer (everything a run imports)."""
+
+import xml.etree.ElementTree  # noqa: F401 - junitxml
+
+import _pytest.junitxml  # noqa: F401
+import _pytest.skipping  # noqa: F401
+import _pytest.unittest  # noqa: F401
+import execnet  # noqa: F401
+import hypothesis  # noqa: F401
+import jinja2  # noqa: F401
+import openai  # noqa: F401
+import PIL.Image  # noqa: F401
+import pytest  # noqa: F401
+import requests  # noqa: F401
+import schemathesis  # noqa: F401
+import schemathesis.pytest  # noqa: F401
+import schemathesis.specs.openapi.schemas  # noqa: F401
+import xdist  # noqa: F401
+import xdist.looponfail  # noqa: F401
+
+import conformance.cli  # noqa: F401
+import conformance.fixtures_server  # noqa: F401
+import conformance.plugin  # noqa: F401
+import conformance.preflight  # noqa: F401
+import conformance.property_run  # noqa: F401
+import conformance.report.html  # noqa: F401
+import conformance.runner  # noqa: F401
+import conformance.suite.test_conformance  # noqa: F401
+import conformance.suite.test_property  # noqa: F401
+import conformance.transport  # noqa: F401
+from conformance.checks import load_all
+from conformance.openapi import load_document
+
+PIL.Image.init()  # the image plugins
+load_all()
+load_document()

@@ -1,0 +1,91 @@
+"""Whole runs against a server under load: rate limits kept, faults absorbed, a target that dies."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conformance.server import ServerThread, create_app
+from conformance.server.chaos import Chaos
+
+from .conftest import run_conformance
+
+KEY = "sk-pacing-run-test"
+ENV = {"OPENAI_API_KEY": KEY}
+SCOPE = ("--endpoint", "models", "--endpoint", "embeddings", "--property", "off")
+
+
+def verdicts(run) -> dict[tuple[str, str, str], str]:
+    return {(r["check"], r["case"], r["transport"]): r["status"] for r in run.report["results"]}
+
+
+def test_a_run_within_the_limits_meets_no_429(tmp_path):
+    """The server allows 600 requests a minute and 2 in flight; the run, told so, shares that budget
+    across its two workers and is never refused."""
+    app = Chaos(create_app([KEY]), rpm=600, concurrency=2, latency=0.02)
+    with ServerThread(app) as server:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, *SCOPE, "--rpm", "600", "--concurrency", "2", "--workers", "2", "--tpm", "0", env=ENV)
+    assert run.report is not None, run.stderr[-2000:]
+    assert app.stats["429 rate"] == 0 and app.stats["429 concurrency"] == 0, app.stats
+    assert run.report["usage"]["rate_limited"] == 0
+    assert run.report["totals"]["error"] == 0 and run.code == 0, run.stdout[-2000:]
+    assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None}
+    assert app.peak_in_flight <= 2
+
+
+def test_a_quarter_of_the_answers_failing_changes_no_verdict(tmp_path):
+    """500s, 503s and connections dropped after the headers on 25 % of the requests: retried within
+    the budget, never a fail, and the verdicts are those of the clean run."""
+    clean_dir, faulty_dir = tmp_path / "clean", tmp_path / "faulty"
+    clean_dir.mkdir()
+    faulty_dir.mkdir()
+    args = ("--endpoint", "models", "--endpoint", "chat", "--property", "off", "--rpm", "0", "--tpm", "0", "--workers", "0")
+    with ServerThread(create_app([KEY])) as server:
+        clean = run_conformance(clean_dir, "--base-url", server.base_url, *args, env=ENV)
+    app = Chaos(create_app([KEY]), fault_rate=0.25, seed=12)
+    with ServerThread(app) as server:
+        faulty = run_conformance(faulty_dir, "--base-url", server.base_url, *args, env=ENV)
+    assert clean.code == 0, clean.stdout[-2000:]
+    assert faulty.report is not None, faulty.stderr[-2000:]
+    assert min(app.stats["500"], app.stats["503"], app.stats["drop"]) > 10, app.stats  # every kind of trouble was met
+    changed = {k: (v, verdicts(faulty).get(k)) for k, v in verdicts(clean).items() if verdicts(faulty).get(k) != v}
+    assert not changed, changed
+    assert faulty.code == 0 and faulty.report["usage"]["retries"] > 0
+
+
+def test_a_target_that_dies_mid_run_stops_the_run_with_one_line(tmp_path):
+    seen = []
+
+    class Counting:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http":
+                seen.append(time.monotonic())
+            await self.app(scope, receive, send)
+
+    server = ServerThread(Counting(create_app([KEY]))).start()
+    died: list[float] = []
+
+    def kill_after_some_requests():
+        while len(seen) < 40:
+            time.sleep(0.01)
+        server.stop(timeout=5)
+        died.append(time.time())
+
+    killer = threading.Thread(target=kill_after_some_requests, daemon=True)
+    killer.start()
+    try:
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--property", "off", "--rpm", "0", "--tpm", "0", "--workers", "2", env=ENV, timeout=120)
+    finally:
+        server.stop()
+        killer.join(10)
+    finished = time.time()
+    assert run.code == 2, run.stdout[-2000:] + run.stderr[-2000:]
+    lines = [line for line in run.stderr.splitlines() if line.startswith("conformance: ")]
+    assert len(lines) == 1 and "stopped answering at" in lines[0], run.stderr[-2000:]
+    stopped = run.report["stopped"]
+    assert stopped["reason"] == "target-down" and run.report["outcome"] == "error"
+    assert not [r for r in run.report["results"] if r["status"] == "fail"], "a dead target was judged"
+    assert died and finished - died[0] < 30  # it stops, rather than running every case (done-when: 10 s, scripts/benchmark.py)
