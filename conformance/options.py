@@ -70,7 +70,7 @@ def _limit(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number (0 for no limit), got {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
     return value
 

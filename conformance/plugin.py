@@ -24,6 +24,9 @@ SUITE_DIR = PACKAGE_DIR / "suite"
 #: Not options a user sets: `conformance run` hands its decisions over (skip the probe: it probed).
 NO_PREFLIGHT = "--conformance-no-preflight"
 
+#: What each endpoint's cases cost (the report's usage.by_endpoint).
+COST_KEYS = ("requests", "prompt_tokens", "completion_tokens", "retries")
+
 _SETTINGS = pytest.StashKey[Any]()
 _STATE = pytest.StashKey[dict]()
 
@@ -209,7 +212,7 @@ def _stop_if_down(request: pytest.FixtureRequest, state: dict[str, Any], setting
         request.session.shouldstop = down_message(down)
 
 
-def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any]) -> None:
+def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any], endpoint: str) -> None:
     """Attach the verdicts and usage to the item; fail it on an unexpected fail or error, xfail it
     when every such verdict is expected (--expectations, --baseline), skip it when all skip (a
     warn is reported but passes the item)."""
@@ -218,6 +221,7 @@ def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any
 
     request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
     request.node.user_properties.append(("conformance_usage", json.dumps(usage)))
+    request.node.user_properties.append(("conformance_cost", json.dumps([endpoint, {k: usage.get(k, 0) for k in COST_KEYS}])))
     settings = request.config.stash[_SETTINGS]
     records = [v.as_dict() for v in verdicts]
     apply(records, settings.expectations + settings.baseline)
@@ -246,7 +250,7 @@ def conformance_property_run(request: pytest.FixtureRequest):
         counter = Counter()
         verdict = run_property(endpoint, mode, settings, _transport(state, settings, transport_name), counter)
         _stop_if_down(request, state, settings)
-        _record(request, [verdict], {**counter.as_dict(), "property_requests": counter.requests})
+        _record(request, [verdict], {**counter.as_dict(), "property_requests": counter.requests}, endpoint)
 
     return run
 
@@ -267,7 +271,7 @@ def conformance_run(request: pytest.FixtureRequest):
         cache = state.setdefault("cache", {}).setdefault(transport_name, {})
         runs = [run_case(case, settings, _transport(state, settings, transport_name), counter, cache=cache) for _ in range(settings.repeat)]
         _stop_if_down(request, state, settings)
-        _record(request, combine_repeats(runs), counter.as_dict())
+        _record(request, combine_repeats(runs), counter.as_dict(), case.endpoint)
 
     return run
 
@@ -297,6 +301,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             if collect:
                 state["verdicts"].extend(verdicts)
             kept += [("verdict", redact(f"{v['status']} {v['check']} [{v.get('level', 'required')}]" + (f": {v['message']}" if v["message"] else ""))) for v in verdicts]
+        elif name == "conformance_cost":
+            if collect:
+                endpoint, cost = json.loads(value)
+                mine = state.setdefault("cost", {}).setdefault(endpoint, dict.fromkeys(COST_KEYS, 0))
+                for key, number in cost.items():
+                    mine[key] += number
         elif name == "conformance_usage":
             if collect:
                 for key, number in json.loads(value).items():
@@ -333,6 +343,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .report import build_report, write_report
 
     usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "retries": 0, **state["usage"]}
+    if state.get("cost"):
+        usage["by_endpoint"] = dict(sorted(state["cost"].items()))
     if "batch_wait_s" in usage:
         usage["batch_wait_s"] = round(usage["batch_wait_s"], 2)
     target = {

@@ -400,7 +400,13 @@ class PropertyRun:
         if outcome.status != PASS or self.schemathesis is None or item.case is None:
             return outcome
         try:
-            again = self._judge_through(self.schemathesis.sender_for(item.case), item)
+            sender = self.schemathesis.sender_for(item.case)
+            pacer = getattr(self.transport, "pacer", None)
+            if pacer is not None:  # the same budget and health as every other request of the run
+                from .transport import PacedTransport
+
+                sender = PacedTransport(sender, pacer)
+            again = self._judge_through(sender, item)
         except Exception:  # noqa: BLE001 - schemathesis cannot serialise this case (e.g. lone surrogates in a query): httpx carried it
             self.schemathesis_skipped += 1
             return outcome
@@ -418,7 +424,7 @@ class PropertyRun:
         if policy.disposition(ex.status) == policy.SERVER_ERROR:
             # the reproducible-5xx rule: judged only while a plain valid request to the operation is answered
             try:
-                judged = policy.judge_server_error(ex, lambda: self._baseline(item.operation), lambda: send_with_retry(transport, item.request, self.counter))
+                judged = policy.judge_server_error(ex, lambda: self._baseline(item.operation, fresh=True), lambda: send_with_retry(transport, item.request, self.counter))
             except Unjudgeable as exc:
                 return Outcome(ERROR, f"retrying a server error {ex.status}: {exc}", ex)
             if judged.outcome == "error":
@@ -434,10 +440,10 @@ class PropertyRun:
             return Outcome(ERROR, f"could not judge: {exc}", ex)
         return Outcome(PASS, "", ex)
 
-    def _baseline(self, op: PropertyOperation) -> Exchange | None:
-        """The answer to the simplest valid request to ``op`` (sent once per run while answered;
-        None when there is none): the control of the reproducible-5xx rule."""
-        if self.baseline.get(op.label) is None:
+    def _baseline(self, op: PropertyOperation, fresh: bool = False) -> Exchange | None:
+        """The answer to the simplest valid request to ``op`` (remembered once answered, asked
+        again when ``fresh``; None when there is none): the control of the reproducible-5xx rule."""
+        if fresh or self.baseline.get(op.label) is None:
             answer = None
             baseline = minimal_valid_request(op, self.settings)
             if baseline is not None:

@@ -161,11 +161,12 @@ def server_error_status(ex: Exchange, control: Exchange | None) -> tuple[str, st
     return ERROR, f"server error {ex.status} on a valid request after {ex.attempts} attempt(s), and the endpoint's simplest valid request {seen}; could not judge"
 
 
-def send_control(case: Case, settings: Settings, transport: Transport, counter: Counter, cache: dict[str, Exchange] | None = None) -> Exchange | None:
+def send_control(case: Case, settings: Settings, transport: Transport, counter: Counter, cache: dict[str, Exchange] | None = None, fresh: bool = False) -> Exchange | None:
     """The simplest valid request to the case's endpoint (cases/controls.yaml), or None; an
-    answered control is remembered for the run (a failed one is asked again next time)."""
+    answered control is remembered for the run (a failed one is asked again next time), unless
+    ``fresh``: the reproducible-5xx rule asks whether the server answers it *now*."""
     key = f"control:{case.endpoint}"
-    if cache is not None and key in cache:
+    if cache is not None and key in cache and not fresh:
         return cache[key]
     control = control_case(case.endpoint)
     model = settings.model_for(control.capability) if control.capability else None
@@ -335,7 +336,7 @@ def run_case(
         # one rule for valid and invalid requests: a 5xx is judged only when it is reproducible
         # while the endpoint's simplest valid request is answered (else the server is down or flaky)
         try:
-            judged = policy.judge_server_error(ex, lambda: send_control(case, settings, transport, counter, cache), lambda: send_with_retry(transport, request, counter))
+            judged = policy.judge_server_error(ex, lambda: send_control(case, settings, transport, counter, cache, fresh=True), lambda: send_with_retry(transport, request, counter))
         except Unjudgeable as exc:
             return verdicts(ERROR, f"retrying a server error {ex.status}: {exc}", evidence)
         ex = judged.exchange
@@ -360,7 +361,7 @@ def run_case(
             results.append(make(spec, SKIP, SEMANTIC_OFF, evidence))
             continue
         level, semantic = None, None
-        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {}, control=lambda: send_control(case, settings, transport, counter, cache))
+        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {}, control=lambda: send_control(case, settings, transport, counter, cache, fresh=True))
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""

@@ -35,8 +35,8 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(target, fd)
         os.close(target)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", write_through=True)
     code = 1
     try:
         from conformance.cli import main
@@ -60,12 +60,12 @@ def run_forked(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) 
     out, err = cwd / ".forked-stdout", cwd / ".forked-stderr"
     child = _forkserver().Process(target=_child, args=(argv, env, str(cwd), str(out), str(err)))
     child.start()
-    child.join(timeout)
-    if child.exitcode is None:
-        child.kill()
-        child.join()
-        raise TimeoutError(f"conformance {' '.join(argv)} did not finish within {timeout} s")
     try:
+        child.join(timeout)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+            raise TimeoutError(f"conformance {' '.join(argv)} did not finish within {timeout} s:\n{err.read_text(errors='replace')[-2000:]}")
         return child.exitcode, out.read_text(errors="replace"), err.read_text(errors="replace")
     finally:
         out.unlink(missing_ok=True)

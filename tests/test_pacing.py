@@ -14,7 +14,7 @@ from conformance.server import ServerThread, create_app
 from conformance.server.chaos import Chaos
 from conformance.settings import Limits
 from conformance.transport import ApiRequest, Counter, Exchange, Pacer, RunState, TargetDown, Unjudgeable, policy, send_with_retry
-from conformance.transport.pacing import DOWN_AFTER_FAILURES, RATE_MARGIN, Health, PacedTransport, estimate_tokens
+from conformance.transport.pacing import DOWN_AFTER_FAILURES, DOWN_AFTER_S, RATE_MARGIN, Health, PacedTransport, estimate_tokens
 
 KEY = "sk-pacing-test"
 
@@ -51,7 +51,7 @@ def no_sleep(monkeypatch):
 
 
 # -- the status policy ----------------------------------------------------------------------------
-@pytest.mark.parametrize("status, kind", [(200, "judge"), (404, "judge"), (429, "unjudgeable"), (502, "unjudgeable"), (503, "unjudgeable"), (504, "unjudgeable"), (500, "server-error"), (501, "server-error"), (507, "server-error")])
+@pytest.mark.parametrize("status, kind", [(200, "judge"), (404, "judge"), (429, "unjudgeable"), (502, "unjudgeable"), (503, "unjudgeable"), (504, "unjudgeable"), (500, "server-error"), (501, "server-error"), (507, "server-error"), (524, "unjudgeable"), (408, "unjudgeable")])
 def test_every_status_has_one_disposition(status, kind):
     assert policy.disposition(status) == kind
 
@@ -63,6 +63,9 @@ def test_retry_after_is_read_as_seconds_or_an_http_date():
     assert 28 <= policy.retry_after({"retry-after": formatdate(now + 30, usegmt=True)}, now=now) <= 31
     assert policy.retry_after({"retry-after": formatdate(now - 30, usegmt=True)}, now=now) == 0
     assert policy.retry_after({"retry-after": "soon"}) is None and policy.retry_after({}) is None
+    for ignored in ("-5", "nan", "inf", "1_0"):  # not delay-seconds: ignored
+        assert policy.retry_after({"retry-after": ignored}) is None
+    assert 28 <= policy.retry_after({"retry-after": formatdate(now + 30)[:-5] + "-0000"}, now=now) <= 31
 
 
 def test_a_429_waits_as_long_as_retry_after_asks_and_is_counted(no_sleep):
@@ -193,7 +196,7 @@ def test_the_target_is_down_after_consecutive_connection_failures_only(tmp_path,
     started = clock[0]
     for _ in range(DOWN_AFTER_FAILURES):
         health.failed("ConnectError")
-        clock[0] += 0.5
+        clock[0] += DOWN_AFTER_S / (DOWN_AFTER_FAILURES - 1)
     down = health.down()
     assert down == {"since": started, "failures": DOWN_AFTER_FAILURES, "reason": "ConnectError"}
 
@@ -214,7 +217,7 @@ def test_a_down_target_stops_sending_at_once(tmp_path, clock):
         with pytest.raises(Unjudgeable) as raised:
             transport.send(request)
         assert not isinstance(raised.value, TargetDown)
-        clock[0] += 0.5
+        clock[0] += DOWN_AFTER_S / (DOWN_AFTER_FAILURES - 1)
     with pytest.raises(TargetDown, match="stopped answering"):
         transport.send(request)
     sent = inner.sent
@@ -240,3 +243,43 @@ def test_a_server_enforcing_limits_counts_what_it_refuses():
     with ServerThread(app) as server:
         statuses = [httpx.get(server.base_url + "/models", headers={"Authorization": f"Bearer {KEY}"}).status_code for _ in range(25)]
     assert statuses.count(429) == 5 and app.stats["429 rate"] == 5
+
+
+def test_a_control_answered_earlier_does_not_make_a_500_reproducible_now():
+    """The server starts answering 500 to everything: the control is asked again, not recalled."""
+    from conformance.cases import control_case
+    from conformance.runner import send_control
+
+    class Case:
+        endpoint = "models"
+
+    cache = {"control:models": answer(200)}
+    now_failing = Scripted(answer(500), answer(500))
+    if control_case("models").capability:
+        pytest.skip("the models control needs a model")
+    settings = type("S", (), {"fixtures_url": None, "model_for": lambda self, c: None})()
+    assert send_control(Case, settings, now_failing, Counter(), cache).status == 200  # recalled
+    assert send_control(Case, settings, now_failing, Counter(), cache, fresh=True).status == 500  # asked now
+
+
+def test_429s_are_no_outage_and_always_hold_the_run(tmp_path, no_sleep):
+    state = RunState(tmp_path)
+    transport = PacedTransport(Scripted(*[answer(429, {"retry-after": "5"})] * 30), Pacer(state, Limits()))
+    for _ in range(policy.TROUBLE_STREAK * 2):
+        transport.send(ApiRequest("GET", "/models"))
+    assert not transport.in_trouble()
+    ex = send_with_retry(transport, ApiRequest("GET", "/models"), Counter(), retries=0)
+    assert ex.status == 429 and state.pause_until() >= time.time() + 4  # not retried, yet everyone waits
+
+
+def test_tokens_per_minute_never_exceed_the_limit_in_a_minute(tmp_path, clock, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    pacer = Pacer(RunState(tmp_path), Limits(tpm=200_000))
+    request = ApiRequest("POST", "/embeddings", body={"input": "x " * 1990})  # ~1,000 tokens
+    sent, start = 0, clock[0]
+    while True:
+        with pacer.request(request):
+            if clock[0] - start >= 60:
+                break
+            sent += estimate_tokens(request)
+    assert 150_000 < sent <= 200_000

@@ -31,6 +31,10 @@ def test_a_run_within_the_limits_meets_no_429(tmp_path):
     assert run.report["totals"]["error"] == 0 and run.code == 0, run.stdout[-2000:]
     assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None}
     assert app.peak_in_flight <= 2
+    by_endpoint = run.report["usage"]["by_endpoint"]
+    assert set(by_endpoint) == {"models", "embeddings"}
+    assert sum(u["requests"] for u in by_endpoint.values()) == run.report["usage"]["requests"]
+    assert "cost: embeddings" in run.stdout
 
 
 def test_a_quarter_of_the_answers_failing_changes_no_verdict(tmp_path):

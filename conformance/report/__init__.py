@@ -133,6 +133,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     ]
     if report.get("stopped"):
         lines.insert(1, f"STOPPED: {report['stopped']['message']}")
+    if usage.get("by_endpoint"):
+        lines.append("cost: " + " · ".join(f"{e} {u['requests']} requests, {u['prompt_tokens']}+{u['completion_tokens']} tokens" for e, u in usage["by_endpoint"].items()))
     levels = report.get("by_level", {})
     lines.append("by level: " + " · ".join(
         f"{level} {counts_[FAIL]} fail, {counts_[WARN]} warn" for level, counts_ in levels.items() if counts_["total"]

@@ -71,13 +71,15 @@ def send_with_retry(
             if exchange.status == policy.RATE_LIMITED:
                 counter.rate_limited += 1
             wait = policy.after_status(exchange.status, exchange.headers, attempt, waited, allowed)
+            if exchange.status == policy.RATE_LIMITED and hasattr(transport, "pause"):
+                # the whole run holds off as asked, whether or not this request is retried
+                asked = policy.retry_after(exchange.headers)
+                transport.pause(min(asked if asked else (wait.seconds or 0.0), policy.RETRY_AFTER_MAX_S))
             if not wait.retry:
                 exchange.retry_note = wait.why
                 counter.add(exchange)
                 return exchange
             counter.requests += 1
-            if exchange.status == policy.RATE_LIMITED and wait.seconds and hasattr(transport, "pause"):
-                transport.pause(wait.seconds)  # the whole run holds off, not only this request
         counter.retries += 1
         if wait.seconds:
             time.sleep(wait.seconds)

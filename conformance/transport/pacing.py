@@ -34,8 +34,8 @@ RATE_MARGIN = 0.95
 #: Consecutive connection failures (no answer at all, on any worker) after which the target is
 #: taken for down and the run stops; and the least time they must span (one refused connection
 #: retried at once is not an outage).
-DOWN_AFTER_FAILURES = 4
-DOWN_AFTER_S = 1.0
+DOWN_AFTER_FAILURES = 5
+DOWN_AFTER_S = 3.0
 #: Tokens charged for a request before its answer reports usage, when it names no maximum.
 DEFAULT_COMPLETION_ESTIMATE = 256
 
@@ -170,12 +170,13 @@ class Health:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
-    def answered(self, judgeable: bool = True) -> None:
+    def answered(self, judgeable: bool = True, rate_limited: bool = False) -> None:
         """An answer came (``judgeable``: not a 429 or gateway status)."""
         with self.state._locked() as state:
             state.pop("failures", None)
             state.pop("failing_since", None)
-            state["trouble"] = 0 if judgeable else state.get("trouble", 0) + 1
+            if not rate_limited:
+                state["trouble"] = 0 if judgeable else state.get("trouble", 0) + 1
 
     def failed(self, reason: str, connection: bool = True) -> None:
         """No answer: a connection failure (``connection``) or an answer broken off / timed out."""
@@ -213,34 +214,40 @@ class Pacer:
     @contextlib.contextmanager
     def request(self, request: ApiRequest) -> Iterator[None]:
         """Wait for the request's turn (rate, tokens, a shared pause), hold a slot while it is in flight."""
+        self._raise_if_down()
+        limits = self.limits
+        with self.state.slot(limits.concurrency) if limits.concurrency else contextlib.nullcontext():
+            # the slot first, then the turn: requests waiting for a slot hold no turn meanwhile
+            starts = [self.state.pause_until()]
+            if limits.rpm:
+                starts.append(self.state.reserve("rpm_tat", 1, 60.0 / (limits.rpm * RATE_MARGIN)))
+            cost = estimate_tokens(request)
+            if limits.tpm and cost:
+                # a burst of a sixth of a minute on top of the rest of the rate: never more than the limit a minute
+                per_minute = limits.tpm * RATE_MARGIN
+                burst = per_minute / 6
+                starts.append(self.state.reserve("tpm_tat", cost, 60.0 / (per_minute - burst), burst=burst))
+            wait = max(starts) - time.time()
+            if wait > 0:
+                time.sleep(wait)
+                self._raise_if_down()  # it may have gone down meanwhile
+            yield
+
+    def _raise_if_down(self) -> None:
         down = self.health.down()
         if down:
             raise TargetDown(down_message(down))
-        limits = self.limits
-        starts = [self.state.pause_until()]
-        if limits.rpm:
-            starts.append(self.state.reserve("rpm_tat", 1, 60.0 / (limits.rpm * RATE_MARGIN)))
-        if limits.tpm:
-            per_minute = limits.tpm * RATE_MARGIN
-            starts.append(self.state.reserve("tpm_tat", estimate_tokens(request), 60.0 / per_minute, burst=per_minute / 6))
-        wait = max(starts) - time.time()
-        if wait > 0:
-            time.sleep(wait)
-        if limits.concurrency:
-            with self.state.slot(limits.concurrency):
-                yield
-        else:
-            yield
 
     def settle(self, request: ApiRequest, exchange: Exchange) -> None:
         """Charge the tokens the answer reports instead of the estimate (tokens per minute)."""
         if not self.limits.tpm:
             return
         prompt, completion = exchange.usage_tokens()
-        if prompt or completion:
+        if prompt or completion or not exchange.ok:  # a refusal costs no completion
             difference = prompt + completion - estimate_tokens(request)
+            per_minute = self.limits.tpm * RATE_MARGIN
             with self.state._locked() as state:
-                state["tpm_tat"] = state.get("tpm_tat", 0.0) + difference * 60.0 / (self.limits.tpm * RATE_MARGIN)
+                state["tpm_tat"] = state.get("tpm_tat", 0.0) + difference * 60.0 / (per_minute - per_minute / 6)
 
 
 class PacedTransport:
@@ -264,7 +271,8 @@ class PacedTransport:
                     if down:
                         raise TargetDown(down_message(down)) from exc
                 raise
-        self.pacer.health.answered(judgeable=not is_unjudgeable(exchange.status))
+        # rate limiting is no outage: a 429 leaves the trouble streak as it is (the pause handles it)
+        self.pacer.health.answered(judgeable=not is_unjudgeable(exchange.status), rate_limited=exchange.status == 429)
         self.pacer.settle(request, exchange)
         return exchange
 

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import email.utils
 import time
+from datetime import timezone
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 JUDGE, UNJUDGEABLE, SERVER_ERROR = "judge", "unjudgeable", "server-error"
 
 RATE_LIMITED = 429
-GATEWAY_STATUSES = frozenset({502, 503, 504})
+#: Gateway trouble: RFC 9110's 502/503/504, 408 (the server gave up waiting for the request), and
+#: the codes proxies and CDNs use for an unreachable or overloaded origin (Cloudflare's 520–524,
+#: 529 "overloaded", 598/599 network timeouts).
+GATEWAY_STATUSES = frozenset({408, 502, 503, 504, 520, 521, 522, 523, 524, 529, 598, 599})
 #: Answers that say nothing about the contract: rate limiting and gateway trouble.
 UNJUDGEABLE_STATUSES = frozenset({RATE_LIMITED}) | GATEWAY_STATUSES
 
@@ -79,19 +83,20 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
     value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
+    if value.isdigit() or value.replace(".", "", 1).isdigit():  # delay-seconds (a fraction tolerated)
+        return float(value)
+    if value[:1] in "-+0123456789":
+        return None  # a negative or malformed delay: ignored (RFC 9110 §10.2.3)
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds < 0:  # NaN, or a date in the past: retry at once
-        return 0.0
-    return seconds
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000": UTC (RFC 5322 §3.3)
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(seconds, 0.0)  # a date in the past: retry at once
 
 
 @dataclass(frozen=True)
