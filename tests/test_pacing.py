@@ -283,3 +283,16 @@ def test_tokens_per_minute_never_exceed_the_limit_in_a_minute(tmp_path, clock, m
                 break
             sent += estimate_tokens(request)
     assert 150_000 < sent <= 200_000
+
+
+def test_requests_per_minute_never_exceed_the_limit_in_any_minute_even_after_a_lull(tmp_path, clock, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    pacer = Pacer(RunState(tmp_path), Limits(rpm=300))
+    sent: list[float] = []
+    for index in range(900):
+        if index == 200:
+            clock[0] += 30  # every worker busy judging: the schedule slipped, a burst catches up
+        with pacer.request(ApiRequest("GET", "/models")):
+            sent.append(clock[0])
+    most = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
+    assert most <= 300

@@ -31,6 +31,8 @@ from .policy import TROUBLE_STREAK, is_unjudgeable
 #: The rate actually used, as a share of a stated limit: requests leave evenly spaced, and this
 #: margin absorbs clock skew between the provider's window and ours.
 RATE_MARGIN = 0.95
+#: Requests that may leave back to back after a lull, as a share of the requests per minute.
+RPM_BURST = 0.05
 #: Consecutive connection failures (no answer at all, on any worker) after which the target is
 #: taken for down and the run stops; and the least time they must span (one refused connection
 #: retried at once is not an outage).
@@ -220,7 +222,11 @@ class Pacer:
             # the slot first, then the turn: requests waiting for a slot hold no turn meanwhile
             starts = [self.state.pause_until()]
             if limits.rpm:
-                starts.append(self.state.reserve("rpm_tat", 1, 60.0 / (limits.rpm * RATE_MARGIN)))
+                # a small burst lets a schedule that slipped (every worker busy judging) catch up; it
+                # comes out of the steady rate, so that no minute ever holds more than the limit
+                per_minute = limits.rpm * RATE_MARGIN
+                burst = max(1.0, math.floor(per_minute * RPM_BURST))
+                starts.append(self.state.reserve("rpm_tat", 1, 60.0 / max(per_minute - burst + 1, 1.0), burst=burst))
             cost = estimate_tokens(request)
             if limits.tpm and cost:
                 # a burst of a sixth of a minute on top of the rest of the rate: never more than the limit a minute
