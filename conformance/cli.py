@@ -15,6 +15,10 @@ from .options import add_cli_arguments, values
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: Requests in flight against a remote target: latency-bound, far below providers' concurrency caps.
 DEFAULT_REMOTE_WORKERS = 4
+#: pytest's own plugins a run does without: the cache (a run never reruns its failures), doctests,
+#: and the unraisable-exception and thread-exception hooks, which end every session with a full
+#: garbage collection.
+UNUSED_PYTEST_PLUGINS = ("cacheprovider", "doctest", "unraisableexception", "threadexception", "stepwise", "pastebin")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,10 +118,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args = [
             "--pyargs",
             "conformance.suite",
+            # only the plugins a run needs, whatever else is installed (a plugin that reorders,
+            # times out or reruns tests would change the verdicts); add others with -p NAME
+            "--disable-plugin-autoload",
             "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:schemathesis",
+            "conformance.plugin",
+            *[arg for name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{name}")],
             "-q",
             "-W",
             "ignore::pytest.PytestAssertRewriteWarning",
@@ -127,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ]
         workers = args.workers if args.workers is not None else default_workers(settings, embedded_url)
         if workers not in ("0", "none"):
-            pytest_args += ["-n", workers]
+            pytest_args += ["-p", "xdist.plugin", "-n", workers]
         pytest_args += extra
         import pytest
 

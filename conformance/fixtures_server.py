@@ -21,7 +21,7 @@ def serve_fixtures() -> Iterator[str]:
     """Yield the base URL of a static server over fixtures/; stop it on exit."""
     handler = functools.partial(_QuietHandler, directory=str(fixtures_dir()))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="fixtures-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fixtures-server", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

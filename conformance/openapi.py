@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
@@ -81,16 +82,43 @@ def _step(node: dict, step: str) -> dict:
 
 
 @functools.cache
-def registry(optional_nulls: bool = False, relaxed: bool = False) -> Registry:
-    # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
+def _variant(optional_nulls: bool = False, relaxed: bool = False) -> dict:
+    """The document with the rule on nulls and the relaxed requirements applied (shared, do not mutate)."""
     document = load_document()
     components = document["components"]
     if relaxed:
         components = _relaxed(components)
     if optional_nulls:
         components = _optional_may_be_null(components)
-    document = {**document, "components": components}
-    return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(document))
+    return {**document, "components": components}
+
+
+@functools.cache
+def registry(optional_nulls: bool = False, relaxed: bool = False) -> Registry:
+    # The whole document is one Draft 2020-12 resource, so its internal "#/components/..." refs resolve.
+    return Registry().with_resource(DOCUMENT_URI, DRAFT202012.create_resource(_variant(optional_nulls, relaxed)))
+
+
+@functools.cache
+def _fast_registry(optional_nulls: bool, relaxed: bool) -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(DOCUMENT_URI, _variant(optional_nulls, relaxed))], draft=jsonschema_rs.Draft202012)
+
+
+@functools.cache
+def _fast_validator(component: str, optional_nulls: bool, relaxed: bool) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs (schemathesis' validator): it only says whether an
+    instance is valid, ~100 times faster; jsonschema then explains the invalid ones."""
+    schema = {"$ref": f"{DOCUMENT_URI}#/components/schemas/{component}"}
+    return jsonschema_rs.Draft202012Validator(schema, registry=_fast_registry(optional_nulls, relaxed), validate_formats=False)
+
+
+def _surely_valid(component: str, instance: Any, optional_nulls: bool, relaxed: bool) -> bool:
+    """Whether jsonschema-rs finds ``instance`` valid (False when it cannot tell, e.g. an integer
+    beyond 64 bits: jsonschema decides then)."""
+    try:
+        return _fast_validator(component, optional_nulls, relaxed).is_valid(instance)
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 @functools.cache
@@ -145,6 +173,10 @@ def schema_errors(component: str, instance: Any, *, optional_nulls: bool = False
     With ``optional_nulls``, a property the schema does not require may also be null (what
     vLLM-based servers send, e.g. ``"annotations": null``); required ones stay strict.
     """
+    if component not in load_document()["components"]["schemas"]:
+        raise KeyError(component)
+    if _surely_valid(component, instance, optional_nulls, relaxed):
+        return []
     errors = sorted(_validator(component, optional_nulls, relaxed).iter_errors(instance), key=relevance, reverse=True)
     out: list[str] = []
     for error in errors:

@@ -219,11 +219,11 @@ def _record(request: pytest.FixtureRequest, verdicts: list, usage: dict[str, Any
     from .expectations import apply, is_unexpected
     from .vocabulary import ERROR, FAIL, SKIP
 
-    request.node.user_properties.append(("conformance_verdicts", json.dumps([v.as_dict() for v in verdicts])))
+    records = [v.as_dict() for v in verdicts]
+    request.node.user_properties.append(("conformance_verdicts", json.dumps(records)))
     request.node.user_properties.append(("conformance_usage", json.dumps(usage)))
     request.node.user_properties.append(("conformance_cost", json.dumps([endpoint, {k: usage.get(k, 0) for k in COST_KEYS}])))
     settings = request.config.stash[_SETTINGS]
-    records = [v.as_dict() for v in verdicts]
     apply(records, settings.expectations + settings.baseline)
     bad = [r for r in records if r["status"] in (FAIL, ERROR)]
     unexpected = [r for r in bad if is_unexpected(r)]

@@ -7,7 +7,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .cases import Case, control_case, substitute_model
@@ -59,10 +59,12 @@ class Verdict:
     statuses: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        """The verdict as the report's JSON object (shallow: ``evidence`` is shared, not copied)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.statuses is None:
             del out["statuses"]
         else:
+            out["statuses"] = list(self.statuses)
             out["intermittent"] = True
         return out
 

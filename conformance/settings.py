@@ -205,10 +205,13 @@ def _models_with_origins(profile: Profile, given: dict[str, str]) -> dict[str, t
     return models
 
 
-def resolve_limits(profile: Profile, embedded: bool, rpm: float | None, concurrency: float | None, tpm: float | None) -> Limits:
-    """The profile's rate limits (not for the embedded server: they are the provider's), each
-    replaced by its option when given (0: no limit)."""
-    stated = {} if embedded else profile.limits
+def resolve_limits(
+    profile: Profile, embedded: bool, rpm: float | None, concurrency: float | None, tpm: float | None, *, named: bool = True, local: bool = False
+) -> Limits:
+    """The profile's rate limits, each replaced by its option when given (0: no limit). They are
+    the provider's: never applied to the embedded server, nor to a server on this machine judged
+    under the default profile without naming it (``named``/``local``)."""
+    stated = {} if embedded or (local and not named) else profile.limits
 
     def pick(option: float | None, key: str) -> float | None:
         value = stated.get(key) if option is None else option
@@ -310,7 +313,7 @@ def resolve(
     property_examples = DEFAULT_PROPERTY_EXAMPLES if property_examples is None else property_examples
     if property_examples < 0:
         raise UsageError(f"--property-examples must be 0 or more, got {property_examples}")
-    limits = resolve_limits(loaded, embedded, rpm, concurrency, tpm)
+    limits = resolve_limits(loaded, embedded, rpm, concurrency, tpm, named=profile is not None, local=is_loopback(url))
     return Settings(
         limits=limits,
         base_url=url,

@@ -19,6 +19,15 @@ _REAL_TARGET_VARS = (
 )
 
 
+#: Modules whose tests are whole runs of several seconds each: run first, so that with pytest-xdist
+#: no worker is left with one of them while the others have finished.
+SLOW_FIRST = ("test_survey_peers.py", "test_benign_servers.py", "test_pacing_runs.py", "test_cli.py", "test_gate_cli.py", "test_survey.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the order otherwise kept
+
+
 @pytest.fixture(autouse=True)
 def _no_real_target(monkeypatch: pytest.MonkeyPatch) -> None:
     """Our own tests only ever talk to servers they start on 127.0.0.1."""

@@ -29,9 +29,21 @@ import conformance.runner  # noqa: F401
 import conformance.suite.test_conformance  # noqa: F401
 import conformance.suite.test_property  # noqa: F401
 import conformance.transport  # noqa: F401
+import gc
+
+from conformance.cases import static_cases
 from conformance.checks import load_all
-from conformance.openapi import load_document
+from conformance.openapi import _fast_registry, load_document, registry
+from conformance.report import _fast_report_validator
+from conformance.report.html import _ENV
 
 PIL.Image.init()  # the image plugins
 load_all()
 load_document()
+static_cases()  # the case files, read and validated
+for variant in ((True, True), (True, False)):
+    registry(*variant), _fast_registry(*variant)
+_fast_report_validator()
+_ENV.get_template("report.html.j2")  # compiled once
+# what is loaded now lives as long as every child: the children's collections need not scan it
+gc.freeze()

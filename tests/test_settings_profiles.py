@@ -384,3 +384,13 @@ def test_batch_input_file_form_is_checked_at_load(tmp_path, with_key):
     path = write_profile(tmp_path, "profile_version: 1\nname: x\ntitle: t\nendpoints: {batches: {features: [core], properties: {input_file: ftp-url}}}\n")
     with pytest.raises(UsageError, match="endpoints/batches/properties/input_file: 'ftp-url' is not one of"):
         run(tmp_path, profile=str(path))
+
+
+def test_a_providers_rate_limits_apply_to_it_not_to_a_local_server_under_the_default_profile(tmp_path, with_key):
+    scaleway = (300, 50, 200000)
+    limits = lambda s: (s.limits.rpm, s.limits.concurrency, s.limits.tpm)  # noqa: E731
+    assert limits(run(tmp_path)) == scaleway  # the provider, its profile named
+    assert limits(run(tmp_path, profile=None)) == scaleway  # a remote target under the default profile
+    assert limits(run(tmp_path, base_url="http://127.0.0.1:8000/v1", profile=None)) == (None, None, None)  # a local server: not Scaleway's
+    assert limits(run(tmp_path, base_url="http://localhost:8000/v1")) == scaleway  # named: its limits, wherever it runs
+    assert limits(run(tmp_path, base_url="http://127.0.0.1:8000/v1", profile=None, rpm=60)) == (60, None, None)  # an option always counts

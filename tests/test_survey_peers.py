@@ -23,7 +23,7 @@ import yaml
 from conformance.profiles import Profile, load_profile
 from conformance.server import ServerThread
 from conformance.survey import BASE_FEATURES, FEATURE_OF, HONOURED, NO_EFFECT, survey_table
-from tests.conftest import _REAL_TARGET_VARS
+from tests.conftest import UNPACED, _REAL_TARGET_VARS
 from tests.recording import ReplayApp
 
 RECORDINGS = sorted((Path(__file__).parent / "recordings").glob("*.jsonl"))
@@ -121,7 +121,7 @@ def replayed(recording: Path, tmp_path: Path) -> tuple[dict, Profile, ReplayApp,
     with ServerThread(app) as replay:
         proc = subprocess.run(
             [sys.executable, "-m", "conformance", "survey", "--base-url", replay.base_url, *app.meta["args"], "--name", app.meta["server"],
-             "--write-profile", str(draft_path), "--report-dir", str(tmp_path), "--workers", "1"],
+             "--write-profile", str(draft_path), "--report-dir", str(tmp_path), "--workers", "1", *UNPACED],
             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
