@@ -18,6 +18,7 @@ DEFAULT_REMOTE_WORKERS = 4
 #: pytest's own plugins a run does without: the cache (a run never reruns its failures), doctests,
 #: and the unraisable-exception and thread-exception hooks, which end every session with a full
 #: garbage collection.
+SUITE_DIR = Path(__file__).resolve().parent / "suite"
 UNUSED_PYTEST_PLUGINS = ("cacheprovider", "doctest", "unraisableexception", "threadexception", "stepwise", "pastebin")
 
 
@@ -90,6 +91,20 @@ def default_workers(settings, embedded_url: str | None) -> str:
     return "0" if workers <= 1 else str(workers)
 
 
+def _within_budget(settings) -> None:
+    """Refuse a run that needs more requests than --budget allows (UsageError), before sending any."""
+    budget = settings.limits.requests
+    if not budget:
+        return
+    from .plan import need
+    from .preflight import REQUESTS
+    from .settings import UsageError
+
+    needed = need(settings, probe=REQUESTS)
+    if needed.requests > budget:
+        raise UsageError(f"--budget requests={budget}: this run needs {needed.describe()}; select less (--endpoint, --property off) or allow more")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .options import Handoff
     from .preflight import preflight
@@ -107,6 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             unknown = unknown_checks(e.check for e in settings.expectations)
             if unknown:
                 raise UsageError(f"--expectations {settings.expectations_path}: unknown check {unknown[0]!r}")
+            _within_budget(settings)
             preflight(settings)
         except UsageError as exc:
             return _fail_usage(str(exc))
@@ -118,6 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args = [
             "--pyargs",
             "conformance.suite",
+            # the suite's own configuration, whatever project the run is started in: no conftest.py
+            # of the project (an autouse fixture there would run around every check)
+            "-c",
+            str(SUITE_DIR / "pytest.ini"),
+            "--rootdir",
+            str(SUITE_DIR),
+            "--noconftest",
             # only the plugins a run needs, whatever else is installed (a plugin that reorders,
             # times out or reruns tests would change the verdicts); add others with -p NAME
             "--disable-plugin-autoload",
@@ -210,7 +233,10 @@ def cmd_survey(args: argparse.Namespace) -> int:
                 settings = dataclasses.replace(settings, fixtures_url=stack.enter_context(serve_fixtures()))
         from .transport import Pacer, RunState
 
+        from .preflight import REQUESTS
+
         run_state = RunState()
+        run_state.update(sent=REQUESTS)  # the probe counts against --budget
         stack.callback(run_state.close)
         transport = make_transport("http", settings.base_url, settings.api_key, settings.timeout, pacer=Pacer(run_state, settings.limits))
         try:

@@ -74,6 +74,14 @@ def _limit(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
     return value
 
+def _budget(text: str) -> int:
+    """``requests=N``: the most requests a run may send (N ≥ 1)."""
+    name, _, number = text.partition("=")
+    if name.strip() != "requests" or not number.strip().isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"expected requests=N with N a whole number of 1 or more, got {text!r}")
+    return int(number)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("base-url", "base_url", "base URL of the target, e.g. https://api.scaleway.ai/v1 (default: $OPENAI_BASE_URL, else the embedded reference server)", commands=_BOTH),
     Option("profile", "profile", "profile name (specs/profiles/NAME.yaml) or path to a profile YAML (default: scaleway; naming a hosted provider's profile explicitly makes its models 'configured')", commands=_BOTH),
@@ -97,6 +105,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("repeat", "repeat", "send each case N times; verdicts that differ between repetitions are marked intermittent (default: 1)", default=1, type=int, metavar="N"),
     Option("rpm", "rpm", "requests per minute the whole run keeps under (default: the profile's limits.requests_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
     Option("concurrency", "concurrency", "requests in flight at most, across every worker (default: the profile's limits.concurrent_requests; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
+    Option("budget", "budget", "requests=N: refuse to start a run that needs more than N requests (saying how many it needs), and stop one that has sent N", type=_budget, metavar="requests=N", commands=_BOTH),
     Option("tpm", "tpm", "tokens per minute the whole run keeps under (default: the profile's limits.tokens_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
     Option("embedded-url", "embedded_url", "(internal) URL of an embedded server started by `conformance run`.", internal=True),
 )

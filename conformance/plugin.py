@@ -84,6 +84,10 @@ def pytest_configure(config: pytest.Config) -> None:
         state["run_state"] = RunState()
         state["stack"].callback(state["run_state"].close)
     handoff = _handoff(config)
+    if handoff is not None and not _is_worker(config):
+        from .preflight import REQUESTS
+
+        state["run_state"].update(sent=REQUESTS)  # `conformance run` probed the target: counted against --budget
     try:
         if handoff is not None:  # `conformance run` resolved and probed them
             values, settings = dict(handoff.values), handoff.settings
@@ -162,11 +166,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     settings = metafunc.config.stash.get(_SETTINGS, None)
     params = []
     if settings is not None:
-        from .cases import all_cases
+        from .plan import case_items
 
-        for case in (c for c in all_cases(settings.profile) if settings.selects(c.endpoint)):
-            for transport in case.transports:
-                params.append(pytest.param((case, transport), id=f"{case.id}-{transport}", marks=pytest.mark.conformance))
+        for case, transport in case_items(settings):
+            params.append(pytest.param((case, transport), id=f"{case.id}-{transport}", marks=pytest.mark.conformance))
     metafunc.parametrize("conformance_case", params)
 
 
@@ -174,15 +177,11 @@ def _parametrize_property(metafunc: pytest.Metafunc) -> None:
     """One item per endpoint × mode × transport (none when --conformance-property off)."""
     settings = metafunc.config.stash.get(_SETTINGS, None)
     params = []
-    if settings is not None and settings.property_depth != "off":
-        from .propspec import MODES, load_operations
-        from .vocabulary import TRANSPORTS
+    if settings is not None:
+        from .plan import property_items
 
-        endpoints = dict.fromkeys(op.endpoint for op in load_operations())
-        for endpoint in (e for e in endpoints if settings.selects(e)):
-            for mode in MODES:
-                for transport in TRANSPORTS:
-                    params.append(pytest.param((endpoint, mode, transport), id=f"property.{endpoint}.{mode}-{transport}", marks=pytest.mark.conformance))
+        for endpoint, mode, transport in property_items(settings):
+            params.append(pytest.param((endpoint, mode, transport), id=f"property.{endpoint}.{mode}-{transport}", marks=pytest.mark.conformance))
     metafunc.parametrize("conformance_property", params)
 
 
@@ -391,7 +390,7 @@ def _stopped(down: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     from .transport.pacing import down_message
 
-    return {"reason": "target-down", "since": datetime.fromtimestamp(down["since"], timezone.utc).isoformat(timespec="seconds"), "message": down_message(down)}
+    return {"reason": down.get("kind", "target-down"), "since": datetime.fromtimestamp(down["since"], timezone.utc).isoformat(timespec="seconds"), "message": down_message(down)}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

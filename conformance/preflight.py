@@ -6,6 +6,9 @@ import httpx
 
 from .settings import Settings, UsageError
 
+#: Requests the probe sends (counted against --budget).
+REQUESTS = 1
+
 
 def preflight(settings: Settings) -> None:
     """GET /models once; raise :class:`UsageError` when the run could not judge anything."""

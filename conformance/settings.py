@@ -29,14 +29,16 @@ DEFAULT_PROFILE = "scaleway"
 
 @dataclass(frozen=True)
 class Limits:
-    """What the target allows (None: no limit): requests per minute, requests in flight, tokens per minute."""
+    """What the run keeps under (None: no limit): requests per minute, requests in flight, tokens
+    per minute (the target's), and the requests the whole run may send (the user's --budget)."""
 
     rpm: float | None = None
     concurrency: int | None = None
     tpm: float | None = None
+    requests: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests_per_minute": self.rpm, "concurrent_requests": self.concurrency, "tokens_per_minute": self.tpm}
+        return {"requests_per_minute": self.rpm, "concurrent_requests": self.concurrency, "tokens_per_minute": self.tpm, "requests": self.requests}
 
     def describe(self) -> str:
         parts = []
@@ -46,6 +48,8 @@ class Limits:
             parts.append(f"{self.concurrency} in flight")
         if self.tpm:
             parts.append(f"{self.tpm:g} tokens/min")
+        if self.requests:
+            parts.append(f"a budget of {self.requests} requests")
         return ", ".join(parts) or "no limits"
 
 
@@ -206,7 +210,8 @@ def _models_with_origins(profile: Profile, given: dict[str, str]) -> dict[str, t
 
 
 def resolve_limits(
-    profile: Profile, embedded: bool, rpm: float | None, concurrency: float | None, tpm: float | None, *, named: bool = True, local: bool = False
+    profile: Profile, embedded: bool, rpm: float | None, concurrency: float | None, tpm: float | None, *, named: bool = True, local: bool = False,
+    budget: int | None = None,
 ) -> Limits:
     """The profile's rate limits, each replaced by its option when given (0: no limit). They are
     the provider's: never applied to the embedded server, nor to a server on this machine judged
@@ -220,7 +225,7 @@ def resolve_limits(
     slots = pick(concurrency, "concurrent_requests")
     if slots is not None and slots != int(slots):
         raise UsageError(f"--concurrency must be a whole number, got {slots:g}")
-    return Limits(rpm=pick(rpm, "requests_per_minute"), concurrency=int(slots) if slots else None, tpm=pick(tpm, "tokens_per_minute"))
+    return Limits(rpm=pick(rpm, "requests_per_minute"), concurrency=int(slots) if slots else None, tpm=pick(tpm, "tokens_per_minute"), requests=budget)
 
 
 def is_loopback(url: str) -> bool:
@@ -277,6 +282,7 @@ def resolve(
     rpm: float | None = None,
     concurrency: float | None = None,
     tpm: float | None = None,
+    budget: int | None = None,
 ) -> Settings:
     """Build :class:`Settings` from options (the keywords of conformance.options); raise
     :class:`UsageError` on bad input."""
@@ -313,7 +319,7 @@ def resolve(
     property_examples = DEFAULT_PROPERTY_EXAMPLES if property_examples is None else property_examples
     if property_examples < 0:
         raise UsageError(f"--property-examples must be 0 or more, got {property_examples}")
-    limits = resolve_limits(loaded, embedded, rpm, concurrency, tpm, named=profile is not None, local=is_loopback(url))
+    limits = resolve_limits(loaded, embedded, rpm, concurrency, tpm, named=profile is not None, local=is_loopback(url), budget=budget)
     return Settings(
         limits=limits,
         base_url=url,

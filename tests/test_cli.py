@@ -122,6 +122,21 @@ def test_pytest_args_after_double_dash_select_cases(tmp_path):
     assert cases and all(c.startswith("chat.stream") for c in cases)
 
 
+def test_the_project_a_run_is_started_in_changes_nothing(tmp_path):
+    """`conformance run` in a project with its own pytest settings and conftest.py files (as in this
+    repository, whose tests/conftest.py removes the AWS variables around every test): none of them
+    reaches the run, which loads only the plugins it needs."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option -p no:conformance\n")
+    hostile = "import os, pytest\n@pytest.fixture(autouse=True)\ndef hostile():\n    os.environ.pop('AWS_ACCESS_KEY_ID', None)\n    raise RuntimeError('a project fixture ran')\n"
+    (tmp_path / "conftest.py").write_text(hostile)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text(hostile)
+    run = run_conformance(tmp_path, "--workers", "2", "--endpoint", "models,batches", "--property", "off")
+    assert run.code == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert {r["endpoint"] for r in run.report["results"]} == {"models", "batches"}
+    assert run.report["totals"]["pass"] > 20
+
+
 def test_endpoint_option_runs_only_those_endpoints_and_says_so(tmp_path):
     run = run_conformance(tmp_path, "--workers", "0", "--endpoint", "models,rerank")
     assert run.code == 0, run.stdout[-2000:]

@@ -14,7 +14,7 @@ from conformance.server import ServerThread, create_app
 from conformance.server.chaos import Chaos
 from conformance.settings import Limits
 from conformance.transport import ApiRequest, Counter, Exchange, Pacer, RunState, TargetDown, Unjudgeable, policy, send_with_retry
-from conformance.transport.pacing import DOWN_AFTER_FAILURES, DOWN_AFTER_S, RATE_MARGIN, Health, PacedTransport, estimate_tokens
+from conformance.transport.pacing import DOWN_AFTER_FAILURES, DOWN_AFTER_S, DOWN_POLL_S, RATE_MARGIN, Health, PacedTransport, estimate_tokens
 
 KEY = "sk-pacing-test"
 
@@ -224,6 +224,23 @@ def test_a_down_target_stops_sending_at_once(tmp_path, clock):
     with pytest.raises(TargetDown, match="stopped answering"):
         send_with_retry(transport, request)
     assert inner.sent == sent  # nothing more is sent
+
+
+def test_a_retry_waiting_its_back_off_wakes_when_another_worker_finds_the_target_down(tmp_path):
+    refused = Unjudgeable("could not reach: ConnectError", kind="connect")
+    transport = PacedTransport(Scripted(*[refused] * 3), Pacer(RunState(tmp_path), Limits()))
+    elsewhere = Health(RunState(tmp_path))  # another worker's view of the same run
+
+    def other_worker() -> None:
+        time.sleep(0.3)
+        with elsewhere.state._locked() as state:
+            state["down"] = {"since": time.time(), "failures": DOWN_AFTER_FAILURES, "reason": "ConnectError"}
+
+    threading.Thread(target=other_worker).start()
+    started = time.monotonic()
+    with pytest.raises(TargetDown):
+        transport.sleep(30)  # a long back-off
+    assert time.monotonic() - started < 0.3 + 2 * DOWN_POLL_S
 
 
 def test_a_timeout_or_a_dropped_answer_is_no_sign_of_a_down_target(tmp_path, clock):

@@ -29,7 +29,7 @@ def test_a_run_within_the_limits_meets_no_429(tmp_path):
     assert app.stats["429 rate"] == 0 and app.stats["429 concurrency"] == 0, app.stats
     assert run.report["usage"]["rate_limited"] == 0
     assert run.report["totals"]["error"] == 0 and run.code == 0, run.stdout[-2000:]
-    assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None}
+    assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None, "requests": None}
     assert app.peak_in_flight <= 2
     by_endpoint = run.report["usage"]["by_endpoint"]
     assert set(by_endpoint) == {"models", "embeddings"}
@@ -93,3 +93,23 @@ def test_a_target_that_dies_mid_run_stops_the_run_with_one_line(tmp_path):
     assert stopped["reason"] == "target-down" and run.report["outcome"] == "error"
     assert not [r for r in run.report["results"] if r["status"] == "fail"], "a dead target was judged"
     assert died and finished - died[0] < 30  # it stops, rather than running every case (done-when: 10 s, scripts/benchmark.py)
+
+
+def test_a_budget_refuses_a_run_that_needs_more_and_stops_one_that_reaches_it(tmp_path):
+    """--budget requests=N: a run whose cases alone need more is refused before any request, with
+    the number it needs; a run that starts within it never sends more than N (the probe included)."""
+    app = Chaos(create_app([KEY]))
+    scope = ("--endpoint", "embeddings", "--property", "off", "--workers", "2")
+    with ServerThread(app) as server:
+        refused = run_conformance(tmp_path, "--base-url", server.base_url, *scope, "--budget", "requests=5", env=ENV)
+        assert refused.code == 2 and app.stats["requests"] == 0, (refused.stderr, app.stats)
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "--budget requests=5: this run needs at least" in lines[0], lines
+        needed = int(lines[0].split("needs at least ")[1].split()[0])
+        (tmp_path / "stopped").mkdir()
+        stopped = run_conformance(tmp_path / "stopped", "--base-url", server.base_url, *scope, "--budget", f"requests={needed + 2}", env=ENV)
+    assert stopped.code == 2, stopped.stdout[-2000:] + stopped.stderr
+    assert app.stats["requests"] <= needed + 2, app.stats  # the follow-ups did not fit: never more than the budget
+    assert stopped.report["stopped"]["reason"] == "budget" and stopped.report["target"]["limits"]["requests"] == needed + 2
+    assert not stopped.failing_checks(), "a spent budget is no failure of the target"
+    assert len(stopped.stderr.strip().splitlines()) == 1 and "budget of" in stopped.stderr

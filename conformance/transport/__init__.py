@@ -82,6 +82,7 @@ def send_with_retry(
             counter.requests += 1
         counter.retries += 1
         if wait.seconds:
-            time.sleep(wait.seconds)
+            # a paced transport wakes early, raising TargetDown, when the target goes down meanwhile
+            getattr(transport, "sleep", time.sleep)(wait.seconds)
             waited += wait.seconds
             counter.retry_wait_s += wait.seconds

@@ -38,16 +38,20 @@ RPM_BURST = 0.05
 #: retried at once is not an outage).
 DOWN_AFTER_FAILURES = 5
 DOWN_AFTER_S = 3.0
+#: How often a request waiting to be retried looks whether the target went down meanwhile.
+DOWN_POLL_S = 0.25
 #: Tokens charged for a request before its answer reports usage, when it names no maximum.
 DEFAULT_COMPLETION_ESTIMATE = 256
 
 
 class Limits(Protocol):
-    """What the target allows (settings.Limits): requests per minute, in flight, tokens per minute; None: no limit."""
+    """What the run keeps under (settings.Limits): requests per minute, in flight, tokens per
+    minute, and the requests the whole run may send; None: no limit."""
 
     rpm: float | None
     concurrency: int | None
     tpm: float | None
+    requests: int | None
 
 
 #: Characters counted for a string that carries a file (an image or audio as base64 or a data:
@@ -193,15 +197,29 @@ class Health:
                 state["down"] = {"since": state["failing_since"], "failures": state["failures"], "reason": reason}
 
     def down(self) -> dict[str, Any] | None:
+        """Why the run must stop (the target went down, or the budget is spent), or None."""
         return self.state.read().get("down")
+
+    def spend(self, budget: int) -> None:
+        """Count one request against a budget of ``budget``; once it is spent, the run stops."""
+        with self.state._locked() as state:
+            if state.get("down"):
+                return
+            sent = state.get("sent", 0)
+            if sent >= budget:
+                state["down"] = {"kind": "budget", "since": time.time(), "budget": budget, "failures": 0, "reason": "budget"}
+            else:
+                state["sent"] = sent + 1
 
     def in_trouble(self) -> bool:
         return self.state.read().get("trouble", 0) >= TROUBLE_STREAK
 
 
 def down_message(down: dict[str, Any]) -> str:
-    """One line: when the target stopped answering, and how."""
+    """One line: when the target stopped answering, and how (or that the budget is spent)."""
     since = datetime.fromtimestamp(down["since"], timezone.utc).strftime("%H:%M:%S UTC")
+    if down.get("kind") == "budget":
+        return f"the budget of {down['budget']} requests was spent at {since} (--budget requests=N); the run stopped"
     return f"the target stopped answering at {since} ({down['failures']} connection failures in a row, the last: {down['reason']}); the run stopped"
 
 
@@ -218,6 +236,9 @@ class Pacer:
         """Wait for the request's turn (rate, tokens, a shared pause), hold a slot while it is in flight."""
         self._raise_if_down()
         limits = self.limits
+        if limits.requests:
+            self.health.spend(limits.requests)
+            self._raise_if_down()
         with self.state.slot(limits.concurrency) if limits.concurrency else contextlib.nullcontext():
             # the slot first, then the turn: requests waiting for a slot hold no turn meanwhile
             starts = [self.state.pause_until()]
@@ -284,6 +305,13 @@ class PacedTransport:
 
     def in_trouble(self) -> bool:
         return self.pacer.health.in_trouble()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait before a retry, but raise TargetDown as soon as the run's target is down."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, DOWN_POLL_S))
+            self.pacer._raise_if_down()
 
     def pause(self, seconds: float) -> None:
         self.pacer.state.pause(seconds)
