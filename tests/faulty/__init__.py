@@ -81,7 +81,9 @@ class Fault:
     breaks: frozenset[str]
     on_request: Hook | None = None
     on_response: ResponseHook | None = None
-    #: Other checks that may fail as a consequence (collateral of the same fault).
+    #: Other checks that may fail as a consequence on exchanges where none of ``breaks`` fails
+    #: (e.g. a check comparing two endpoints' answers). Those failing only on the exchanges the
+    #: fault's own checks fail need no listing: test_faulty_servers derives them from the report.
     collateral: frozenset[str] = frozenset()
     #: The run's expected outcome: "fail" (exit 1) or "error" (exit 2: could not judge).
     outcome: str = "fail"

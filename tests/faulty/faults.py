@@ -57,7 +57,6 @@ def models_list_object_wrong(req, resp):
 @fault(
     "models_redirect",
     "http.status_success",
-    collateral={"http.json_body", "sdk.accepts_response", "models.list.shape", "models.list.includes_configured", "models.retrieve.each_configured"},
 )
 def models_redirect(req, resp):
     """GET /models answers 302 to another location instead of the list."""
@@ -92,7 +91,7 @@ def models_retrieve_chat_only(req):
     return None
 
 
-@fault("models_unknown_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+@fault("models_unknown_served", "errors.unknown_model_rejected")
 def models_unknown_served(req, resp):
     """GET /models/{unknown} answers 200 with a made-up model."""
     if req.path.startswith("/models/") and resp.status == 404:
@@ -102,14 +101,14 @@ def models_unknown_served(req, resp):
 
 
 # -- auth ---------------------------------------------------------------------------------------
-@fault("auth_not_required", "auth.missing_key_rejected", collateral={"errors.envelope"}, scope=None)
+@fault("auth_not_required", "auth.missing_key_rejected", scope=None)
 def auth_not_required(req):
     """Requests without an Authorization header are served as if authenticated."""
     if "authorization" not in req.headers:
         req.headers["authorization"] = "Bearer sk-faulty-server-key"
 
 
-@fault("auth_any_key", "auth.wrong_key_rejected", collateral={"errors.envelope"}, scope=None)
+@fault("auth_any_key", "auth.wrong_key_rejected", scope=None)
 def auth_any_key(req):
     """Any bearer token is accepted."""
     if req.headers.get("authorization", "").startswith("Bearer "):
@@ -117,7 +116,7 @@ def auth_any_key(req):
 
 
 # -- errors -------------------------------------------------------------------------------------
-@fault("errors_detail_envelope", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter", "unsupported.parameter_refused"}, scope=None)
+@fault("errors_detail_envelope", "errors.envelope", scope=None)
 def errors_detail_envelope(req, resp):
     """Errors come as FastAPI's {"detail": "..."} instead of the OpenAI envelope."""
     if resp.status >= 400:
@@ -125,7 +124,7 @@ def errors_detail_envelope(req, resp):
         resp.set_json({"detail": (body.get("error") or {}).get("message", "error")})
 
 
-@fault("errors_text_plain", "errors.envelope", collateral={"chat.tools.custom_refused", "errors.names_parameter"}, scope=None)
+@fault("errors_text_plain", "errors.envelope", scope=None)
 def errors_text_plain(req, resp):
     """Errors are served as text/plain."""
     if resp.status >= 400:
@@ -143,7 +142,7 @@ def errors_code_missing(req, resp):
         resp.set_json(body)
 
 
-@fault("malformed_json_500", "errors.malformed_json_rejected", collateral={"errors.envelope"}, scope=None)
+@fault("malformed_json_500", "errors.malformed_json_rejected", scope=None)
 def malformed_json_500(req):
     """A JSON request whose body is not JSON crashes the server: 500."""
     if req.method == "POST" and req.body and req.json is None and not req.headers.get("content-type", "").startswith("multipart/"):
@@ -151,7 +150,7 @@ def malformed_json_500(req):
     return None
 
 
-@fault("wrong_types_500", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"}, scope=None)
+@fault("wrong_types_500", "errors.invalid_request_rejected", scope=None)
 def wrong_types_500(req):
     """A string where a number belongs crashes the server: 500."""
     body = req.json
@@ -160,7 +159,7 @@ def wrong_types_500(req):
     return None
 
 
-@fault("wrong_types_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"}, scope=None)
+@fault("wrong_types_accepted", "errors.invalid_request_rejected", scope=None)
 def wrong_types_accepted(req):
     """temperature: "hot" is silently dropped and the request served."""
     body = req.json
@@ -169,14 +168,14 @@ def wrong_types_accepted(req):
         req.set_json(body)
 
 
-@fault("errors_unnamed", "errors.names_parameter", collateral={"chat.tools.custom_refused", "unsupported.parameter_refused"}, scope=None)
+@fault("errors_unnamed", "errors.names_parameter", scope=None)
 def errors_unnamed(req, resp):
     """Errors say only "Bad request" and never name the parameter."""
     if resp.status == 400:
         resp.set_json({"error": {"message": "Bad request", "type": "invalid_request_error", "param": None, "code": None}})
 
 
-@fault("chat_unknown_model_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+@fault("chat_unknown_model_served", "errors.unknown_model_rejected")
 def chat_unknown_model_served(req):
     """A chat request naming an unknown model is silently served by the default model."""
     body = req.json
@@ -186,7 +185,7 @@ def chat_unknown_model_served(req):
 
 
 # -- unsupported parameters ----------------------------------------------------------------------
-@fault("unsupported_metadata_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"}, scope=None)
+@fault("unsupported_metadata_accepted", "unsupported.parameter_refused", scope=None)
 def unsupported_metadata_accepted(req):
     """`metadata` (documented unsupported) is silently dropped and the request served."""
     body = req.json
@@ -195,7 +194,7 @@ def unsupported_metadata_accepted(req):
         req.set_json(body)
 
 
-@fault("unsupported_obfuscation_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+@fault("unsupported_obfuscation_accepted", "unsupported.parameter_refused")
 def unsupported_obfuscation_accepted(req):
     """stream_options.include_obfuscation is silently ignored."""
     body = req.json
@@ -224,7 +223,7 @@ def chat_object_wrong(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_usage_total_wrong", "chat.usage.arithmetic", collateral={"chat.max_tokens.honoured"})
+@fault("chat_usage_total_wrong", "chat.usage.arithmetic")
 def chat_usage_total_wrong(req, resp):
     """usage.total_tokens is not prompt + completion."""
     body = _chat_json(req, resp)
@@ -233,7 +232,7 @@ def chat_usage_total_wrong(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_finish_reason_eos", {"chat.finish_reason.stop", "chat.response.schema"}, collateral={"chat.tools.not_called", "chat.max_tokens.honoured", "chat.stop.honoured"})
+@fault("chat_finish_reason_eos", {"chat.finish_reason.stop", "chat.response.schema"})
 def chat_finish_reason_eos(req, resp):
     """finish_reason "eos" instead of "stop"."""
     body = _chat_json(req, resp)
@@ -251,7 +250,7 @@ def chat_content_type_text(req, resp):
         resp.headers["content-type"] = "text/plain"
 
 
-@fault("chat_max_tokens_ignored", "chat.max_tokens.honoured", collateral={"chat.usage.arithmetic"})
+@fault("chat_max_tokens_ignored", "chat.max_tokens.honoured")
 def chat_max_tokens_ignored(req):
     """max_tokens and max_completion_tokens are dropped: long answers are never cut."""
     body = req.json
@@ -276,7 +275,7 @@ def chat_length_reported_as_stop(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_stop_ignored", "chat.stop.honoured", collateral={"chat.message.follows_instruction"})
+@fault("chat_stop_ignored", "chat.stop.honoured")
 def chat_stop_ignored(req):
     """stop sequences are ignored."""
     body = req.json
@@ -316,7 +315,7 @@ def chat_logprobs_positive(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_message_empty", {"chat.message.role_and_content", "chat.message.follows_instruction"}, collateral={"chat.max_tokens.honoured", "chat.stop.honoured", "chat.n.choices", "chat.logprobs.shape", "chat.stream.matches_nonstream", "chat.usage.arithmetic"})
+@fault("chat_message_empty", {"chat.message.role_and_content", "chat.message.follows_instruction"}, collateral={"chat.logprobs.shape", "chat.max_tokens.honoured", "chat.stream.matches_nonstream"})
 def chat_message_empty(req, resp):
     """The answer's content is an empty string (plain-text requests)."""
     body = _chat_json(req, resp)
@@ -326,7 +325,7 @@ def chat_message_empty(req, resp):
         resp.set_json(body)
 
 
-@fault("chat_ignores_prompt", "chat.message.follows_instruction", collateral={"chat.stream.matches_nonstream", "chat.stop.honoured", "chat.logprobs.shape", "chat.max_tokens.honoured"})
+@fault("chat_ignores_prompt", "chat.message.follows_instruction", collateral={"chat.logprobs.shape", "chat.stream.matches_nonstream"})
 def chat_ignores_prompt(req, resp):
     """Every plain-text answer is the same canned sentence (a model that ignores the prompt)."""
     body = _chat_json(req, resp)
@@ -351,14 +350,14 @@ def stream_done_twice(req, resp):
         _set_chunks(resp, _chunks(resp) + ["[DONE]"])
 
 
-@fault("stream_json_content_type", "chat.stream.content_type", collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.framing", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+@fault("stream_json_content_type", "chat.stream.content_type", collateral={"chat.stream.chunk_schema", "chat.stream.done_terminator", "chat.stream.framing", "chat.stream.include_usage", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.structured.stream_schema_valid", "chat.tools.stream_deltas"})
 def stream_json_content_type(req, resp):
     """The event stream is labelled application/json."""
     if _stream(req, resp):
         resp.headers["content-type"] = "application/json"
 
 
-@fault("stream_single_newline", "chat.stream.framing", collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.done_terminator", "chat.stream.chunk_schema", "chat.stream.single_id", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "sdk.accepts_response"})
+@fault("stream_single_newline", "chat.stream.framing", collateral={"chat.stream.chunk_schema", "chat.stream.done_terminator", "chat.stream.role_first", "chat.stream.single_finish_reason", "chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "sdk.accepts_response"})
 def stream_single_newline(req, resp):
     """Events are separated by one newline instead of a blank line."""
     if _stream(req, resp):
@@ -401,7 +400,7 @@ def stream_finish_every_chunk(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("stream_no_finish_reason", "chat.stream.single_finish_reason", collateral={"chat.tools.stream_deltas", "chat.stream.chunk_schema"})
+@fault("stream_no_finish_reason", "chat.stream.single_finish_reason")
 def stream_no_finish_reason(req, resp):
     """No chunk carries a finish_reason."""
     if _stream(req, resp):
@@ -459,7 +458,7 @@ def stream_chunk_object_wrong(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("stream_error_event", {"sdk.accepts_response"}, collateral={"chat.structured.stream_schema_valid", "chat.tools.stream_deltas", "chat.stream.chunk_schema", "chat.stream.single_finish_reason", "chat.stream.matches_nonstream", "chat.stream.include_usage", "chat.stream.role_first", "chat.stream.single_id", "chat.stream.framing"}, transports=("openai",))
+@fault("stream_error_event", {"sdk.accepts_response"}, collateral={"chat.stream.chunk_schema"}, transports=("openai",))
 def stream_error_event(req, resp):
     """An {"error": ...} event arrives in the middle of every stream."""
     if _stream(req, resp):
@@ -486,16 +485,7 @@ def always_500(req):
     return None
 
 
-#: Every check of a case whose valid request is answered 500 fails with it.
-_WHOLE_CASE = {
-    "http.status_success", "http.json_body", "sdk.accepts_response", "chat.response.schema", "chat.finish_reason.stop",
-    "chat.message.role_and_content", "chat.usage.arithmetic", "chat.response.object", "chat.stream.chunk_schema",
-    "chat.stream.content_type", "chat.stream.done_terminator", "chat.stream.framing", "chat.stream.single_finish_reason",
-    "chat.stream.single_id", "chat.stream.role_first", "golden.shape.matches", "errors.invalid_request_rejected",
-}
-
-
-@fault("json_schema_500", {"chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral=_WHOLE_CASE)
+@fault("json_schema_500", {"chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral={"errors.invalid_request_rejected"})
 def json_schema_500(req):
     """A request with response_format json_schema gets 500 every time (llama.cpp's grammar
     failures): the endpoint's simplest request is answered, so this request breaks the server (fail)."""
@@ -505,7 +495,7 @@ def json_schema_500(req):
     return None
 
 
-@fault("assistant_null_content_500", {"chat.tools.result_accepted", "chat.tools.answer_uses_result"}, collateral=_WHOLE_CASE)
+@fault("assistant_null_content_500", {"chat.tools.result_accepted", "chat.tools.answer_uses_result"})
 def assistant_null_content_500(req):
     """An assistant message with "content": null (beside its tool_calls, as the spec allows) gets
     500 every time (llama-cpp-python's validation): sending a tool result back breaks the server."""
@@ -522,10 +512,7 @@ def _chat_body(req: Req) -> dict | None:
     return body if _is_chat(req) and isinstance(body, dict) else None
 
 
-_INVALID_FORMAT_COLLATERAL = {"errors.invalid_request_rejected", "errors.envelope", "errors.names_parameter"}
-
-
-@fault("json_mode_prose", {"chat.structured.json_object", "chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral=_INVALID_FORMAT_COLLATERAL)
+@fault("json_mode_prose", {"chat.structured.json_object", "chat.structured.schema_valid", "chat.structured.stream_schema_valid"}, collateral={"errors.envelope", "errors.invalid_request_rejected"})
 def json_mode_prose(req):
     """response_format is ignored: JSON mode and json_schema answers come back as prose."""
     body = _chat_body(req)
@@ -558,7 +545,7 @@ def json_stream_truncated(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("response_format_invalid_accepted", {"errors.invalid_request_rejected"}, collateral={"errors.envelope", "errors.names_parameter"})
+@fault("response_format_invalid_accepted", {"errors.invalid_request_rejected"})
 def response_format_invalid_accepted(req):
     """An unknown response_format type, or json_schema without a schema, is treated as plain text."""
     body = _chat_body(req)
@@ -585,10 +572,7 @@ def _set_tool_choice(req: Req, when, value) -> None:
         req.set_json(body)
 
 
-_FOLLOWUP = {"chat.tools.result_accepted", "chat.tools.answer_uses_result"}
-
-
-@fault("tool_arguments_object", "chat.tools.call_shape", collateral=_FOLLOWUP | {"chat.response.schema"})
+@fault("tool_arguments_object", "chat.tools.call_shape")
 def tool_arguments_object(req, resp):
     """function.arguments is a JSON object instead of a JSON string."""
     def edit(choice):
@@ -597,7 +581,7 @@ def tool_arguments_object(req, resp):
     _edit_calls(req, resp, edit)
 
 
-@fault("tool_call_without_id", "chat.tools.call_shape", collateral=_FOLLOWUP | {"chat.response.schema", "chat.tools.parallel_calls"})
+@fault("tool_call_without_id", "chat.tools.call_shape")
 def tool_call_without_id(req, resp):
     """Tool calls carry no id."""
     def edit(choice):
@@ -630,7 +614,7 @@ def tool_finish_reason_stop(req, resp):
         _set_chunks(resp, chunks)
 
 
-@fault("tool_stream_without_index", {"chat.tools.stream_deltas"}, collateral={"chat.stream.single_finish_reason", "chat.stream.chunk_schema", "sdk.accepts_response"})
+@fault("tool_stream_without_index", {"chat.tools.stream_deltas"})
 def tool_stream_without_index(req, resp):
     """Streamed tool_calls deltas carry no index (crashes the openai SDK's accumulator)."""
     if _stream(req, resp):
@@ -649,13 +633,13 @@ def tool_choice_none_ignored(req):
     _set_tool_choice(req, lambda c: c == "none", "auto")
 
 
-@fault("tool_choice_required_ignored", {"chat.tools.called"}, collateral={"chat.tools.call_shape", "chat.tools.finish_reason"})
+@fault("tool_choice_required_ignored", {"chat.tools.called"})
 def tool_choice_required_ignored(req):
     """tool_choice "required" is treated as "auto": a prompt that needs no tool gets none."""
     _set_tool_choice(req, lambda c: c == "required", "auto")
 
 
-@fault("tool_choice_named_ignored", "chat.tools.called", collateral={"errors.invalid_request_rejected", "errors.envelope", "errors.names_parameter"})
+@fault("tool_choice_named_ignored", "chat.tools.called", collateral={"errors.envelope", "errors.invalid_request_rejected"})
 def tool_choice_named_ignored(req):
     """A named tool_choice is treated as "auto": the prompt's tool is called instead."""
     _set_tool_choice(req, lambda c: isinstance(c, dict), "auto")
@@ -689,7 +673,7 @@ def tool_result_ignored(req, resp):
         resp.set_json(body)
 
 
-@fault("custom_tool_accepted", "chat.tools.custom_refused", collateral={"errors.envelope"})
+@fault("custom_tool_accepted", "chat.tools.custom_refused")
 def custom_tool_accepted(req):
     """Tools of type custom are silently dropped and the request served."""
     body = _chat_body(req)
@@ -739,7 +723,7 @@ def image_parts_refused(req):
     return None
 
 
-@fault("image_bad_formats_accepted", "chat.vision.format_refused", collateral={"errors.envelope"})
+@fault("image_bad_formats_accepted", "chat.vision.format_refused")
 def image_bad_formats_accepted(req):
     """SVG, PDF and animated GIF images are silently swapped for a decodable one and answered."""
     from conformance.cases import data_uri
@@ -754,7 +738,7 @@ def image_bad_formats_accepted(req):
     _edit_images(req, edit)
 
 
-@fault("image_limit_ignored", "chat.vision.image_limit_enforced", collateral={"errors.envelope"})
+@fault("image_limit_ignored", "chat.vision.image_limit_enforced")
 def image_limit_ignored(req):
     """Images past the twelfth are silently dropped instead of refused."""
     def edit(parts):
@@ -789,7 +773,7 @@ def _has_audio(body: dict) -> bool:
     )
 
 
-@fault("audio_ignored", "chat.audio.transcribes", collateral={"errors.invalid_request_rejected", "errors.envelope"})
+@fault("audio_ignored", "chat.audio.transcribes", collateral={"errors.envelope", "errors.invalid_request_rejected"})
 def audio_ignored(req):
     """input_audio parts are dropped: the model answers without hearing them."""
     body = _chat_body(req)

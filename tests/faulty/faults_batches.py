@@ -21,15 +21,6 @@ _SEEN: dict[str, dict[str, Any]] = {}
 _REWRITTEN: set[str] = set()
 #: How many times each batch was answered "completed".
 _COMPLETED_ANSWERS: dict[str, int] = {}
-_OUTPUT_CHECKS = {
-    "batches.request_counts.consistent",
-    "batches.output.files_written",
-    "batches.output.one_line_per_request",
-    "batches.output.line_shape",
-    "batches.output.body_schema",
-    "batches.output.matches_request",
-    "batches.errors.failed_line_reported",
-}
 
 
 def _batch(req: Req, resp: Resp) -> dict[str, Any] | None:
@@ -88,7 +79,7 @@ def batches_retrieve_drops_created_at(req, resp):
         resp.set_json(body)
 
 
-@fault("batches_status_undocumented", "batches.status.documented", collateral={"batches.status.completes", "batches.retrieve.shape"})
+@fault("batches_status_undocumented", "batches.status.documented", collateral={"batches.status.completes"})
 def batches_status_undocumented(req, resp):
     """A finished batch reports status "succeeded" instead of "completed"."""
     body = _retrieved(req, resp)
@@ -134,7 +125,7 @@ def batches_timestamps_backwards(req, resp):
 
 
 # -- the output files ----------------------------------------------------------------------------
-@fault("batches_output_missing", "batches.output.files_written", collateral=_OUTPUT_CHECKS - {"batches.output.files_written"})
+@fault("batches_output_missing", "batches.output.files_written")
 def batches_output_missing(req, resp):
     """A completed batch names an output file it never wrote (the object is gone)."""
     body = _retrieved(req, resp)
@@ -145,7 +136,7 @@ def batches_output_missing(req, resp):
         _s3().delete_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
 
 
-@fault("batches_output_without_custom_id", "batches.output.one_line_per_request", collateral={"batches.output.matches_request"})
+@fault("batches_output_without_custom_id", "batches.output.one_line_per_request")
 def batches_output_without_custom_id(req, resp):
     """Output lines carry no custom_id."""
     _on_output(req, resp, lambda lines: [{k: v for k, v in line.items() if k != "custom_id"} for line in lines])
@@ -185,7 +176,6 @@ def batches_output_status_code_missing(req, resp):
 @fault(
     "batches_failed_line_in_output",
     "batches.errors.failed_line_reported",
-    collateral={"batches.request_counts.consistent", "batches.output.line_shape", "batches.output.body_schema"},
 )
 def batches_failed_line_in_output(req, resp):
     """Failed requests are written to the output file; the error file is left empty."""
@@ -228,7 +218,7 @@ def batches_duplicate_custom_id_processed(req):
     return None
 
 
-@fault("batches_metadata_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+@fault("batches_metadata_accepted", "unsupported.parameter_refused")
 def batches_metadata_accepted(req):
     """metadata, documented as unsupported, is silently dropped and the batch created."""
     body = req.json
@@ -238,7 +228,7 @@ def batches_metadata_accepted(req):
 
 
 # -- list ----------------------------------------------------------------------------------------
-@fault("batches_list_ignores_limit", "batches.list.pagination", collateral={"batches.list.shape"})
+@fault("batches_list_ignores_limit", "batches.list.pagination")
 def batches_list_ignores_limit(req, resp):
     """The list ignores limit and after: every batch, on every page."""
     _batch(req, resp)

@@ -10,21 +10,6 @@ from conformance.server.vectors import embed
 
 from . import TEST_PROFILES, Req, Resp, error, fault
 
-#: Checks that read vectors the openai client decoded itself (it asks for base64 by default).
-DECODED_BY_CLIENT = frozenset(
-    {
-        "embeddings.vector.finite_same_length",
-        "embeddings.vector.normalized",
-        "embeddings.dimensions.honoured",
-        "embeddings.batch.matches_single",
-        "embeddings.vector.same_text_same_vector",
-        "embeddings.semantic.paraphrase_closer",
-        "embeddings.response.schema",
-        "rerank.scores.match_embeddings",
-    }
-)
-
-
 def _is_embeddings(req: Req) -> bool:
     return req.method == "POST" and req.path == "/embeddings" and isinstance(req.json, dict)
 
@@ -70,7 +55,7 @@ def base64_ignored(req):
         req.set_json(body)
 
 
-@fault("embeddings_base64_float64", "embeddings.base64.matches_float", collateral=DECODED_BY_CLIENT)
+@fault("embeddings_base64_float64", "embeddings.base64.matches_float", collateral={"embeddings.dimensions.honoured", "embeddings.vector.normalized"})
 def base64_float64(req, resp):
     """base64 carries float64s instead of float32s."""
     body = _answered(req, resp)
@@ -78,7 +63,7 @@ def base64_float64(req, resp):
         _set_vectors(req, resp, body, _vectors(req, body), pack="<{}d")
 
 
-@fault("embeddings_base64_big_endian", "embeddings.base64.matches_float", collateral=DECODED_BY_CLIENT)
+@fault("embeddings_base64_big_endian", "embeddings.base64.matches_float", collateral={"embeddings.batch.matches_single", "embeddings.dimensions.honoured", "embeddings.semantic.paraphrase_closer", "embeddings.vector.finite_same_length", "embeddings.vector.normalized"})
 def base64_big_endian(req, resp):
     """base64 carries big-endian float32s."""
     body = _answered(req, resp)
@@ -95,7 +80,7 @@ def dimensions_ignored(req):
         req.set_json(body)
 
 
-@fault("embeddings_dimensions_clamped", "errors.invalid_request_rejected", collateral={"errors.envelope"})
+@fault("embeddings_dimensions_clamped", "errors.invalid_request_rejected")
 def dimensions_clamped(req):
     """An out-of-range dimensions is clamped into the model's range instead of refused."""
     if _is_embeddings(req) and isinstance(req.json.get("dimensions"), int):
@@ -125,7 +110,6 @@ def not_normalised(req, resp):
 @fault(
     "embeddings_batch_reversed",
     "embeddings.batch.matches_single",
-    collateral={"embeddings.semantic.paraphrase_closer", "rerank.scores.match_embeddings"},
 )
 def batch_reversed(req, resp):
     """A batch's vectors come back in reverse order, with index rewritten to 0..n-1."""
@@ -138,7 +122,6 @@ def batch_reversed(req, resp):
 @fault(
     "embeddings_batch_out_of_order",
     "embeddings.response.shape",
-    collateral={"embeddings.batch.matches_single", "embeddings.semantic.paraphrase_closer", "rerank.scores.match_embeddings"},
 )
 def batch_out_of_order(req, resp):
     """A batch's data comes back in reverse order (each index still names its input)."""
@@ -161,7 +144,6 @@ def index_off_by_one(req, resp):
 @fault(
     "embeddings_position_dependent",
     {"embeddings.vector.same_text_same_vector", "embeddings.batch.matches_single"},
-    collateral={"embeddings.semantic.paraphrase_closer", "embeddings.dimensions.honoured", "rerank.scores.match_embeddings"},
 )
 def position_dependent(req, resp):
     """A text's vector depends on its position in the batch (later positions get another text's direction mixed in)."""
@@ -175,7 +157,6 @@ def position_dependent(req, resp):
 @fault(
     "embeddings_batch_crosstalk",
     {"embeddings.semantic.paraphrase_closer", "embeddings.batch.matches_single"},
-    collateral={"rerank.scores.match_embeddings"},
 )
 def batch_crosstalk(req, resp):
     """Every input of a batch is embedded as all the inputs joined together."""
@@ -188,12 +169,7 @@ def batch_crosstalk(req, resp):
 @fault(
     "embeddings_ragged_batch",
     "embeddings.vector.finite_same_length",
-    collateral={
-        "embeddings.vector.normalized",
-        "embeddings.dimensions.honoured",
-        "embeddings.vector.same_text_same_vector",
-        "rerank.scores.match_embeddings",
-    },
+    collateral={"embeddings.dimensions.honoured"},
 )
 def ragged_batch(req, resp):
     """In a batch, the last vector is one component short."""
@@ -222,7 +198,7 @@ def total_tokens_zero(req, resp):
         resp.set_json(body)
 
 
-@fault("embeddings_empty_input_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope"})
+@fault("embeddings_empty_input_accepted", "errors.invalid_request_rejected")
 def empty_input_accepted(req):
     """An empty string input (alone or in an array) is embedded as a space instead of refused."""
     if _is_embeddings(req):
@@ -233,7 +209,7 @@ def empty_input_accepted(req):
             req.set_json(body)
 
 
-@fault("embeddings_unknown_model_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+@fault("embeddings_unknown_model_served", "errors.unknown_model_rejected")
 def unknown_model_served(req):
     """An unknown model name on /embeddings is served by the default embedding model."""
     if _is_embeddings(req) and str(req.json.get("model", "")).startswith("no-such"):

@@ -27,7 +27,7 @@ def _edit_request(req: Req, **changes) -> None:
     req.set_json(body)
 
 
-@fault("rerank_unsorted", "rerank.results.sorted", collateral={"rerank.semantic.relevant_first"})
+@fault("rerank_unsorted", "rerank.results.sorted")
 def unsorted(req, resp):
     """results come back lowest score first."""
     body = _answered(req, resp)
@@ -39,7 +39,7 @@ def unsorted(req, resp):
 @fault(
     "rerank_index_is_rank",
     "rerank.index.original_position",
-    collateral={"rerank.documents.returned", "rerank.scores.match_embeddings", "rerank.semantic.relevant_first"},
+    collateral={"rerank.documents.returned", "rerank.scores.match_embeddings"},
 )
 def index_is_rank(req, resp):
     """index is the result's rank (0, 1, 2, ...) instead of the document's position in the request."""
@@ -53,12 +53,7 @@ def index_is_rank(req, resp):
 @fault(
     "rerank_index_one_based",
     "rerank.results.indexes_valid",
-    collateral={
-        "rerank.index.original_position",
-        "rerank.documents.returned",
-        "rerank.scores.match_embeddings",
-        "rerank.semantic.relevant_first",
-    },
+    collateral={"rerank.documents.returned", "rerank.scores.match_embeddings", "rerank.semantic.relevant_first"},
 )
 def index_one_based(req, resp):
     """index counts documents from 1."""
@@ -69,7 +64,7 @@ def index_one_based(req, resp):
         resp.set_json(body)
 
 
-@fault("rerank_top_n_ignored", "rerank.top_n.honoured", collateral={"rerank.semantic.relevant_first"})
+@fault("rerank_top_n_ignored", "rerank.top_n.honoured")
 def top_n_ignored(req):
     """top_n is ignored: every document comes back."""
     if _is_rerank(req) and "top_n" in req.json:
@@ -97,7 +92,7 @@ def wrong_document_text(req, resp):
         resp.set_json(body)
 
 
-@fault("rerank_empty_input_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope"})
+@fault("rerank_empty_input_accepted", "errors.invalid_request_rejected")
 def empty_input_accepted(req):
     """An empty documents array or empty query is answered (no results / a blank query) instead of refused."""
     if not _is_rerank(req):
@@ -141,7 +136,7 @@ def scores_negated(req, resp):
 @fault(
     "rerank_score_as_string",
     "rerank.response.schema",
-    collateral={"rerank.results.sorted", "rerank.scores.match_embeddings", "rerank.index.original_position"},
+    collateral={"rerank.scores.match_embeddings"},
 )
 def score_as_string(req, resp):
     """relevance_score is sent as a string."""

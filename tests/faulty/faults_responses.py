@@ -6,11 +6,7 @@ import json
 
 from . import Req, Resp, error, fault
 
-#: Checks that read the message text, and the follow-ups that send a tool result back.
-_TEXT_READERS = frozenset({
-    "responses.output.follows_instruction", "responses.structured.json_object", "responses.structured.schema_valid",
-    "responses.max_output_tokens.incomplete", "responses.tools.not_called",
-})
+#: The follow-ups that send a tool result back.
 _FOLLOWUP = frozenset({"responses.tools.output_item_accepted", "responses.tools.result_used"})
 
 
@@ -62,7 +58,7 @@ def responses_object_wrong(req, resp):
         resp.set_json(body)
 
 
-@fault("responses_output_text_typed_text", {"responses.output.message", "responses.response.schema"}, collateral=_TEXT_READERS | _FOLLOWUP)
+@fault("responses_output_text_typed_text", {"responses.output.message", "responses.response.schema"}, collateral={"responses.tools.output_item_accepted", "responses.tools.result_used"})
 def responses_output_text_typed_text(req, resp):
     """Message content parts are typed "text" (the chat name) instead of "output_text"."""
     body = _response(req, resp)
@@ -73,7 +69,7 @@ def responses_output_text_typed_text(req, resp):
         resp.set_json(body)
 
 
-@fault("responses_message_first_only", {"responses.output.message", "responses.output.follows_instruction"}, collateral=(_TEXT_READERS - {"responses.output.follows_instruction"}) | _FOLLOWUP | {"responses.tools.function_call_shape"})
+@fault("responses_message_first_only", {"responses.output.message", "responses.output.follows_instruction"}, collateral={"responses.structured.json_object", "responses.structured.schema_valid", "responses.tools.function_call_shape", "responses.tools.not_called"})
 def responses_message_first_only(req, resp):
     """The message item is dropped whenever a reasoning item comes first: only reasoning is returned."""
     body = _response(req, resp)
@@ -111,7 +107,7 @@ def responses_usage_total_wrong(req, resp):
         resp.set_json(body)
 
 
-@fault("responses_usage_no_details", {"responses.usage.consistent", "responses.response.schema"}, collateral={"responses.max_output_tokens.incomplete"})
+@fault("responses_usage_no_details", {"responses.usage.consistent", "responses.response.schema"})
 def responses_usage_no_details(req, resp):
     """usage lacks input_tokens_details and output_tokens_details."""
     body = _response(req, resp)
@@ -167,7 +163,7 @@ def responses_json_object_prose(req):
 
 
 # -- function tools -------------------------------------------------------------------------------------------
-@fault("responses_arguments_object", "responses.tools.function_call_shape", collateral=_FOLLOWUP | {"responses.response.schema"})
+@fault("responses_arguments_object", "responses.tools.function_call_shape")
 def responses_arguments_object(req, resp):
     """function_call arguments are a JSON object instead of a JSON string."""
     body = _response(req, resp)
@@ -180,7 +176,6 @@ def responses_arguments_object(req, resp):
 @fault(
     "responses_call_id_missing",
     {"responses.tools.function_call_shape", "responses.stream.function_call_arguments"},
-    collateral=_FOLLOWUP | {"responses.response.schema", "responses.stream.event_schema", "sdk.accepts_response"},
 )
 def responses_call_id_missing(req, resp):
     """function_call items carry no call_id (non-streamed and streamed)."""
@@ -230,7 +225,7 @@ def responses_tool_choice_none_ignored(req):
         req.set_json(body)
 
 
-@fault("responses_web_search_accepted", "responses.tools.builtin_refused", collateral={"errors.envelope", "errors.names_parameter"})
+@fault("responses_web_search_accepted", "responses.tools.builtin_refused")
 def responses_web_search_accepted(req):
     """The built-in web_search tool is silently dropped and the request served."""
     body = _body(req)
@@ -239,7 +234,7 @@ def responses_web_search_accepted(req):
         req.set_json(body)
 
 
-@fault("responses_custom_items_accepted", "responses.input.custom_tool_items_refused", collateral={"errors.envelope", "errors.names_parameter"})
+@fault("responses_custom_items_accepted", "responses.input.custom_tool_items_refused")
 def responses_custom_items_accepted(req):
     """custom_tool_call / custom_tool_call_output items are served as if they were function calls."""
     body = _body(req)
@@ -254,7 +249,7 @@ def responses_custom_items_accepted(req):
 
 
 # -- refusals ---------------------------------------------------------------------------------------------------
-@fault("responses_instructions_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+@fault("responses_instructions_accepted", "unsupported.parameter_refused")
 def responses_instructions_accepted(req):
     """`instructions` (documented unsupported) is silently dropped and the request served."""
     body = _body(req)
@@ -263,7 +258,7 @@ def responses_instructions_accepted(req):
         req.set_json(body)
 
 
-@fault("responses_unknown_model_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+@fault("responses_unknown_model_served", "errors.unknown_model_rejected")
 def responses_unknown_model_served(req):
     """A Responses request naming an unknown model is silently served by the default model."""
     body = _body(req)
@@ -276,7 +271,6 @@ def responses_unknown_model_served(req):
 @fault(
     "responses_stream_no_completed",
     "responses.stream.terminal_event",
-    collateral={"responses.stream.order", "responses.stream.deltas_concatenate", "sdk.accepts_response"},
 )
 def responses_stream_no_completed(req, resp):
     """A text stream ends right after its last output_text delta: no done events, no response.completed."""

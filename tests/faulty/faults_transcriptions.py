@@ -123,7 +123,7 @@ def duration_in_milliseconds(req, resp):
         resp.set_json(body)
 
 
-@fault("transcriptions_json_text_renamed", "transcriptions.json.schema", collateral={"transcriptions.transcript.matches_audio"})
+@fault("transcriptions_json_text_renamed", "transcriptions.json.schema")
 def json_text_renamed(req, resp):
     """response_format json answers {"transcript": ...} instead of {"text": ...}."""
     if _served(req, resp, "json"):
@@ -145,7 +145,7 @@ def json_text_renamed(req, resp):
         "transcriptions.verbose_json.segments_match_text",
     },
     # response_format xml is accepted too: the field is not even read.
-    collateral={"transcriptions.transcript.matches_audio", "errors.invalid_request_rejected", "errors.envelope", "errors.names_parameter"},
+    collateral={"errors.envelope", "errors.invalid_request_rejected"},
 )
 def response_format_ignored(req):
     """response_format is ignored: every transcription is answered as json {"text": ...}."""
@@ -219,7 +219,7 @@ def ignores_audio(req, resp):
 
 
 # -- refusals --------------------------------------------------------------------------------------
-@fault("transcriptions_timestamp_granularities_accepted", "unsupported.parameter_refused", collateral={"errors.envelope"})
+@fault("transcriptions_timestamp_granularities_accepted", "unsupported.parameter_refused")
 def timestamp_granularities_accepted(req):
     """timestamp_granularities[] (documented unsupported) is silently dropped and the request served."""
     form = _form(req)
@@ -228,7 +228,7 @@ def timestamp_granularities_accepted(req):
         _set_form(req, form)
 
 
-@fault("transcriptions_unsupported_file_accepted", "errors.invalid_request_rejected", collateral={"errors.envelope"})
+@fault("transcriptions_unsupported_file_accepted", "errors.invalid_request_rejected")
 def unsupported_file_accepted(req):
     """A file that is not audio (an image, a text file) is accepted: the server transcribes something anyway."""
     form = _form(req)
@@ -238,7 +238,7 @@ def unsupported_file_accepted(req):
         _set_form(req, form)
 
 
-@fault("transcriptions_unknown_model_served", "errors.unknown_model_rejected", collateral={"errors.envelope"})
+@fault("transcriptions_unknown_model_served", "errors.unknown_model_rejected")
 def unknown_model_served(req):
     """A transcription naming an unknown model is served by whisper-large-v3."""
     form = _form(req)
@@ -247,7 +247,7 @@ def unknown_model_served(req):
         _set_form(req, form)
 
 
-@fault("transcriptions_chat_model_transcribes", "errors.invalid_request_rejected", collateral={"errors.envelope"})
+@fault("transcriptions_chat_model_transcribes", "errors.invalid_request_rejected")
 def chat_model_transcribes(req):
     """Any existing model transcribes, even a chat-only one."""
     form = _form(req)
@@ -256,7 +256,7 @@ def chat_model_transcribes(req):
         _set_form(req, form)
 
 
-@fault("transcriptions_missing_file_500", "errors.invalid_request_rejected", collateral={"errors.envelope", "errors.names_parameter"})
+@fault("transcriptions_missing_file_500", "errors.invalid_request_rejected")
 def missing_file_500(req):
     """A transcription request without a file crashes the server: 500."""
     form = _form(req)
