@@ -22,9 +22,15 @@ _REAL_TARGET_VARS = (
 #: Modules whose tests are whole runs of several seconds each: run first, so that with pytest-xdist
 #: no worker is left with one of them while the others have finished.
 SLOW_FIRST = ("test_survey_peers.py", "test_benign_servers.py", "test_pacing_runs.py", "test_cli.py", "test_gate_cli.py", "test_survey.py")
+#: Modules of whole runs (`conformance run` or `survey` against a server): marked ``whole_run``, so
+#: that ``-m "not whole_run"`` is the fast tier for development.
+WHOLE_RUNS = (*SLOW_FIRST, "test_faulty_servers.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in WHOLE_RUNS:
+            item.add_marker(pytest.mark.whole_run)
     items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the order otherwise kept
 
 
