@@ -477,10 +477,13 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
         _, message = _names(base, "")
         return {"base": {"status": base.status, "message": message, "evidence": exchange_evidence(base)}, "skipped": f"the base request was refused ({base.status}): the endpoint is not surveyed"}
 
+    counters: list[Counter] = []  # one per parameter, added up after: `+=` is not atomic across threads
+
     def one(item: tuple[str, Any]) -> Finding:
         name, value = item
+        counters.append(own := Counter())
         try:
-            ex = _send(endpoint, probe_request(endpoint, name, value), settings, transport, counter, name)
+            ex = _send(endpoint, probe_request(endpoint, name, value), settings, transport, own, name)
         except Unjudgeable as exc:
             return Finding(name, ERROR, None, str(exc), value)
         if ex.status in UNJUDGEABLE_STATUSES:
@@ -491,7 +494,7 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
             # the effect counts only if the parameter causes it: not there without the parameter
             if companions_of(endpoint, name):
                 try:
-                    control = _send(endpoint, control_request(endpoint, name), settings, transport, counter, f"{name}.control")
+                    control = _send(endpoint, control_request(endpoint, name), settings, transport, own, f"{name}.control")
                 except Unjudgeable:
                     control = None
             else:
@@ -507,6 +510,8 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
     items = [(name, value_for(endpoint, name)) for name in parameters(endpoint)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         findings = list(pool.map(one, items))
+    for own in counters:
+        counter.merge(own)
     result: dict[str, Any] = {"base": {"status": base.status}, "parameters": [f.as_dict() for f in findings]}
     shown = [feature for feature, seen in BASE_FEATURES.get(endpoint, {}).items() if seen(base)]
     if shown:

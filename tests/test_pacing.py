@@ -313,3 +313,11 @@ def test_requests_per_minute_never_exceed_the_limit_in_any_minute_even_after_a_l
             sent.append(clock[0])
     most = max(sum(1 for t in sent if start <= t < start + 60) for start in sent)
     assert most <= 300
+
+
+def test_counters_of_threads_add_up():
+    from conformance.transport.base import Counter
+
+    total, other = Counter(requests=2, retries=1, extra={"a": 1}), Counter(requests=3, prompt_tokens=5, retry_wait_s=0.5, extra={"a": 2, "b": 1})
+    total.merge(other)
+    assert (total.requests, total.retries, total.prompt_tokens, total.retry_wait_s, total.extra) == (5, 1, 5, 0.5, {"a": 3, "b": 1})

@@ -183,6 +183,13 @@ class Counter:
         self.prompt_tokens += prompt
         self.completion_tokens += completion
 
+    def merge(self, other: Counter) -> None:
+        """Add ``other``'s counts to these (e.g. those of one thread)."""
+        for name in ("requests", "prompt_tokens", "completion_tokens", "retries", "batch_polls", "batch_wait_s", "rate_limited", "retry_wait_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name, value in other.extra.items():
+            self.extra[name] = self.extra.get(name, 0) + value
+
     def as_dict(self) -> dict[str, float]:
         return {
             "requests": self.requests,
