@@ -42,7 +42,7 @@ from .runner import exchange_evidence, resolve_uploads, stage_uploads
 from .settings import Settings
 from .profiles import DEFAULT_STATUS_CODES, sample_values
 from .sse import parse_sse
-from .transport import UNJUDGEABLE_STATUSES, ApiRequest, Counter, Exchange, Transport, Unjudgeable, send_with_retry
+from .transport import UNJUDGEABLE_STATUSES, ApiRequest, Counter, Exchange, Transport, Unjudgeable, policy, send_with_retry
 from .yamlfile import load_yaml
 from .vocabulary import ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN
 
@@ -335,7 +335,7 @@ def _names(ex: Exchange, name: str) -> tuple[bool, str]:
 
 def classify(name: str, ex: Exchange, base: Exchange, effect: dict[str, Any] | None) -> tuple[str, str]:
     if ex.status >= 500:
-        return BROKEN, f"server error {ex.status}"
+        return BROKEN, f"server error {ex.status} on {ex.attempts} attempt(s), while the base request is answered"
     if 400 <= ex.status < 500:
         named, message = _names(ex, name)
         if not named:
@@ -484,6 +484,17 @@ def survey_endpoint(endpoint: str, settings: Settings, transport: Transport, cou
         counters.append(own := Counter())
         try:
             ex = _send(endpoint, probe_request(endpoint, name, value), settings, transport, own, name)
+            if policy.disposition(ex.status) == policy.SERVER_ERROR:
+                # the reproducible-5xx rule (docs/INTERPRETING.md rule 3): broken only when the
+                # base request is answered and the 5xx comes back on every attempt
+                judged = policy.judge_server_error(
+                    ex,
+                    lambda: _send(endpoint, probe_request(endpoint, None), settings, transport, own, f"{name}.base-again"),
+                    lambda: _send(endpoint, probe_request(endpoint, name, value), settings, transport, own, name),
+                )
+                if judged.outcome == "error":
+                    return Finding(name, ERROR, ex.status, f"server error {ex.status}, and the base request was not answered meanwhile: could not judge", value, exchange_evidence(ex))
+                ex = judged.exchange
         except Unjudgeable as exc:
             return Finding(name, ERROR, None, str(exc), value)
         if ex.status in UNJUDGEABLE_STATUSES:
