@@ -394,3 +394,14 @@ def test_a_providers_rate_limits_apply_to_it_not_to_a_local_server_under_the_def
     assert limits(run(tmp_path, base_url="http://127.0.0.1:8000/v1", profile=None)) == (None, None, None)  # a local server: not Scaleway's
     assert limits(run(tmp_path, base_url="http://localhost:8000/v1")) == scaleway  # named: its limits, wherever it runs
     assert limits(run(tmp_path, base_url="http://127.0.0.1:8000/v1", profile=None, rpm=60)) == (60, None, None)  # an option always counts
+
+
+def test_default_workers_follow_the_requests_needed_and_the_slots(tmp_path, with_key):
+    from conformance.cli import REQUESTS_PER_WORKER, default_workers
+    from conformance.plan import need
+
+    small = run(tmp_path, endpoints=["models"], property_depth="off")
+    assert need(small).requests < 2 * REQUESTS_PER_WORKER and default_workers(small, None) == "0"  # starting workers would cost more
+    assert default_workers(run(tmp_path), None) == "4"  # a whole run
+    assert default_workers(run(tmp_path, concurrency=2), None) == "2"  # never more than the slots
+    assert default_workers(run(tmp_path), "http://127.0.0.1:1/v1") == "0"  # the embedded server
