@@ -151,7 +151,8 @@ def position_dependent(req, resp):
     if body:
         noise = embed(body["model"], "position noise", len(_vectors(req, body)[0]))
         mixed = [[x + 0.5 * i * n for x, n in zip(v, noise)] for i, v in enumerate(_vectors(req, body))]
-        _set_vectors(req, resp, body, [[x / math.sqrt(sum(y * y for y in v)) for x in v] for v in mixed])
+        norms = [math.sqrt(sum(y * y for y in v)) for v in mixed]
+        _set_vectors(req, resp, body, [[x / norm for x in v] for v, norm in zip(mixed, norms)])
 
 
 @fault(
