@@ -491,23 +491,41 @@ def list_shape(ctx, ex):
     require(len(data) <= limit, f"{len(data)} batches returned for limit={limit}")
     for i, item in enumerate(data):
         _batch_schema(ctx, item, f"data[{i}]")
-    if data:
-        # first_id / last_id are optional (ListBatchesResponse requires object, data, has_more; the
-        # SDK pages on data[-1].id): absent or null is fine, sent they must name the ends of data.
-        for key, item in (("first_id", data[0]), ("last_id", data[-1])):
-            if body.get(key) is not None:
-                require(body[key] == item.get("id"), f"{key} {short(body[key])} is not the id of the {'first' if key == 'first_id' else 'last'} batch listed, {short(item.get('id'))}")
+    _ends_named(body)
+    if len(data) < 2 <= limit:
+        # one batch is both ends: which id names which end shows only on a page of two or more, so
+        # two batches are created (the ones batches.list.pagination lists next) and a page listed
+        for index in range(2):
+            _created_to_list(ctx, index)
+        _ends_named(_page(ctx, 2, None), "a page of limit=2 after creating two batches: ")
+
+
+def _ends_named(page: dict[str, Any], where: str = "") -> None:
+    """first_id / last_id are optional (ListBatchesResponse requires object, data, has_more; the SDK
+    pages on data[-1].id): absent or null is fine, sent they must name the ends of data."""
+    data = page["data"]
+    if not data:
+        return
+    for key, item in (("first_id", data[0]), ("last_id", data[-1])):
+        if page.get(key) is not None:
+            require(page[key] == item.get("id"), f"{where}{key} {short(page[key])} is not the id of the {'first' if key == 'first_id' else 'last'} batch listed, {short(item.get('id'))}")
+
+
+def _created_to_list(ctx, index: int) -> dict[str, Any]:
+    """The ``index``-th batch created for the list checks (each created once a run per transport)."""
+    creation = ApiRequest("POST", "/batches", body={"input_file_id": ctx.params["input"], "endpoint": "/v1/chat/completions", "completion_window": "24h"})
+    body = _answer(ctx.send(creation, cache_key=f"batches.list.created:{index}:{ctx.params['input']}"), "creating a batch to list")
+    require(isinstance(body.get("id"), str), f"the created batch has no id: {short(body)}")
+    return body
 
 
 @check("batches.list.pagination", source="sdk: openai.pagination.SyncCursorPage.next_page_info (client.batches.list pages on with after=data[-1].id until has_more is false)")
 def list_pagination(ctx, ex):
     """Paging with limit and after returns each batch once, at most limit per page, has_more true exactly while more follow."""
-    creation = ApiRequest("POST", "/batches", body={"input_file_id": ctx.params["input"], "endpoint": "/v1/chat/completions", "completion_window": "24h"})
-    wanted = set()
-    for _ in range(3):
-        body = _answer(ctx.send(creation), "creating a batch to list")
-        require(isinstance(body.get("id"), str), f"the created batch has no id: {short(body)}")
-        wanted.add(body["id"])
+    made = [_created_to_list(ctx, index) for index in range(3)]
+    wanted = {b["id"] for b in made}
+    stamps = [b["created_at"] for b in made if isinstance(b.get("created_at"), (int, float))]
+    newest = max(stamps) if len(stamps) == len(made) else None
     limit, after, listed = 2, None, []
     for _ in range(MAX_LIST_PAGES):
         page = _page(ctx, limit, after)
@@ -523,7 +541,10 @@ def list_pagination(ctx, ex):
             break
         if not has_more:
             rest = _page(ctx, limit, ids[-1])["data"]
-            require(not rest, f"has_more was false, but the page after {ids[-1]} still lists {len(rest)} batch(es)")
+            # a target listing oldest first shows last what was created while the pages were walked
+            # (other cases running meanwhile, other clients of the account): only older ones were due
+            due = [b for b in rest if b["id"] in wanted or newest is None or not isinstance(b.get("created_at"), (int, float)) or b["created_at"] <= newest]
+            require(not due, f"has_more was false, but the page after {ids[-1]} still lists {len(due)} batch(es)")
             break
         after = ids[-1]
     missing = wanted - set(listed)
