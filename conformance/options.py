@@ -104,7 +104,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("baseline", "baseline", "an earlier report.json: only regressions against it (and new failing verdicts) decide the exit code", metavar="REPORT"),
     Option("repeat", "repeat", "send each case N times; verdicts that differ between repetitions are marked intermittent (default: 1)", default=1, type=int, metavar="N"),
     Option("rpm", "rpm", "requests per minute the whole run keeps under (default: the profile's limits.requests_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
-    Option("concurrency", "concurrency", "requests in flight at most, across every worker (default: the profile's limits.concurrent_requests; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
+    Option("concurrency", "concurrency", "requests in flight at most, across every worker, and the run keeps that many in flight (default: the profile's limits.concurrent_requests; 0: no limit, 4 in flight; a server on this machine without it: one per worker)", type=_limit, metavar="N", commands=_BOTH),
     Option("budget", "budget", "requests=N: refuse to start a run that needs more than N requests (saying how many it needs), and stop one that has sent N", type=_budget, metavar="requests=N", commands=_BOTH),
     Option("tpm", "tpm", "tokens per minute the whole run keeps under (default: the profile's limits.tokens_per_minute; 0: no limit)", type=_limit, metavar="N", commands=_BOTH),
     Option("embedded-url", "embedded_url", "(internal) URL of an embedded server started by `conformance run`.", internal=True),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -147,11 +148,14 @@ def pytest_configure_node(node) -> None:
     if state is not None:
         node.workerinput["conformance_values"] = state["values"]
         node.workerinput["conformance_run_dir"] = str(state["run_state"].directory)
+        node.workerinput["conformance_dist"] = node.config.getoption("dist", "no")  # a worker's own option reads "no"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
+        if "ahead" in state:  # before the transports its threads use
+            state["ahead"].close()
         for transport in state.get("transports", {}).values():
             transport.close()
         state["stack"].close()
@@ -185,21 +189,99 @@ def _parametrize_property(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("conformance_property", params)
 
 
+_MAKING = threading.Lock()
+
+
 def _pacer(state: dict[str, Any], settings):
     from .transport import Pacer
 
-    if "pacer" not in state:
-        state["pacer"] = Pacer(state["run_state"], settings.limits)
+    with _MAKING:
+        if "pacer" not in state:
+            state["pacer"] = Pacer(state["run_state"], settings.limits)
     return state["pacer"]
 
 
 def _transport(state: dict[str, Any], settings, name: str):
     from .transport import make_transport
 
-    transports = state.setdefault("transports", {})
-    if name not in transports:
-        transports[name] = make_transport(name, settings.base_url, settings.api_key, settings.timeout, pacer=_pacer(state, settings))
-    return transports[name]
+    pacer = _pacer(state, settings)
+    with _MAKING:  # cases run ahead in threads: one transport of each kind per process
+        transports = state.setdefault("transports", {})
+        if name not in transports:
+            transports[name] = make_transport(name, settings.base_url, settings.api_key, settings.timeout, pacer=pacer)
+        return transports[name]
+
+
+def _followup_cache(state: dict[str, Any], name: str):
+    """Follow-up answers are cached per transport: one transport never judges by the other's answers."""
+    from .checks import FollowupCache
+
+    with _MAKING:
+        return state.setdefault("cache", {}).setdefault(name, FollowupCache())
+
+
+def _ahead(config: pytest.Config, state: dict[str, Any], settings):
+    """This process's RunAhead: its share of the requests allowed in flight, one thread each
+    (one process of N gets 1/N); a single thread where it cannot see which items come next."""
+    if "ahead" not in state:
+        from .ahead import RunAhead
+
+        processes = int(config.workerinput.get("workercount", 1)) if _is_worker(config) else 1
+        threads = -(-settings.limits.in_flight // processes) if _sees_ahead(config) else 1
+        state["ahead"] = RunAhead(threads, lambda job: _case_runs(state, settings, *job))
+    return state["ahead"]
+
+
+def _sees_ahead(config: pytest.Config) -> bool:
+    """Whether this process knows the items it runs next: always alone; under xdist only with
+    ``--dist load``, whose workers keep the items they were given (work stealing takes some back)."""
+    if not _is_worker(config):
+        return True
+    return config.workerinput.get("conformance_dist") == "load" and _xdist_queue(config) is not None
+
+
+def _xdist_queue(config: pytest.Config):
+    """The xdist worker's interactor, which holds the indices of the items it runs next (its
+    ``nextitem_index`` and ``torun`` queue), or None."""
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "torun") and hasattr(plugin.torun, "lock"):
+            return plugin
+    return None
+
+
+def _upcoming(item: pytest.Item, state: dict[str, Any]):
+    """The (node id, (case, transport)) of the case items this process runs after ``item``, in order."""
+    session, items = item.session, item.session.items
+    interactor = _xdist_queue(item.config) if _is_worker(item.config) else None
+    if interactor is None:
+        positions = state.get("positions")
+        if positions is None or len(positions) != len(items):
+            positions = state["positions"] = {it.nodeid: i for i, it in enumerate(items)}
+        indices: Any = range(positions.get(item.nodeid, len(items)) + 1, len(items))
+    else:
+        with interactor.torun.lock() as queue:
+            indices = [interactor.nextitem_index, *queue]
+    for index in indices:
+        if session.shouldstop or session.shouldfail:
+            return
+        if not isinstance(index, int) or not 0 <= index < len(items):
+            continue
+        other = items[index]
+        callspec = getattr(other, "callspec", None)
+        job = callspec.params.get("conformance_case") if callspec is not None else None
+        if job is not None:
+            yield other.nodeid, job
+
+
+def _case_runs(state: dict[str, Any], settings, case, transport_name: str):
+    """Run one (case, transport), ``--repeat`` times: each repetition's verdicts, and what it cost."""
+    from .runner import run_case
+    from .transport import Counter
+
+    counter = Counter()
+    cache = _followup_cache(state, transport_name)
+    transport = _transport(state, settings, transport_name)
+    return [run_case(case, settings, transport, counter, cache=cache) for _ in range(settings.repeat)], counter
 
 
 def _stop_if_down(request: pytest.FixtureRequest, state: dict[str, Any], settings) -> None:
@@ -262,13 +344,11 @@ def conformance_run(request: pytest.FixtureRequest):
     state = config.stash[_STATE]
 
     def run(case, transport_name: str) -> None:
-        from .runner import combine_repeats, run_case
-        from .transport import Counter
+        from .runner import combine_repeats
 
-        counter = Counter()
-        # follow-up answers are cached per transport: one transport never judges by the other's answers
-        cache = state.setdefault("cache", {}).setdefault(transport_name, {})
-        runs = [run_case(case, settings, _transport(state, settings, transport_name), counter, cache=cache) for _ in range(settings.repeat)]
+        # the next items' cases are sent meanwhile, up to this process's share of the requests in flight
+        ahead = _ahead(config, state, settings)
+        runs, counter = ahead.result(request.node.nodeid, (case, transport_name), _upcoming(request.node, state))
         _stop_if_down(request, state, settings)
         _record(request, combine_repeats(runs), counter.as_dict(), case.endpoint)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .cases import Case, control_case, substitute_model
-from .checks import CHECKS, CheckContext, CheckSpec, Failure, Skip, load_all
+from .checks import CHECKS, CheckContext, CheckSpec, Failure, FollowupCache, Skip, claim, load_all
 from .paths import fixtures_dir
 from .redact import redact, redact_headers, redact_obj, register_secret
 from .settings import S3_MISSING, Settings, public_url
@@ -24,15 +25,17 @@ EXCERPT = 2000
 #: uploaded to the object store under a fresh key; the string becomes the object's URL.
 UPLOAD = re.compile(r"\$upload:[\w./-]+")
 _RUN_PREFIXES: dict[int, str] = {}
+_PREFIXING = threading.Lock()
 
 
 def run_prefix() -> str:
     """Keys of this process's uploads start with it (one folder per process: drawn when first
     needed, so that a forked process never reuses its parent's)."""
     pid = os.getpid()
-    if pid not in _RUN_PREFIXES:
-        _RUN_PREFIXES[pid] = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    return _RUN_PREFIXES[pid]
+    with _PREFIXING:  # the cases running ahead in threads share it
+        if pid not in _RUN_PREFIXES:
+            _RUN_PREFIXES[pid] = f"conformance/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        return _RUN_PREFIXES[pid]
 
 #: Why a semantic check is not run with ``--semantic off``.
 SEMANTIC_OFF = "semantic (model-quality) checks are off (--semantic off)"
@@ -168,19 +171,24 @@ def send_control(case: Case, settings: Settings, transport: Transport, counter: 
     answered control is remembered for the run (a failed one is asked again next time), unless
     ``fresh``: the reproducible-5xx rule asks whether the server answers it *now*."""
     key = f"control:{case.endpoint}"
-    if cache is not None and key in cache and not fresh:
-        return cache[key]
     control = control_case(case.endpoint)
     model = settings.model_for(control.capability) if control.capability else None
     if control.capability and not model:
         return None
-    try:
-        answer = send_with_retry(transport, control.build_request(model, settings.fixtures_url), counter)
-    except Unjudgeable:
-        return None
-    if answer.ok and cache is not None:
-        cache[key] = answer
-    return answer
+
+    def send() -> Exchange | None:
+        try:
+            answer = send_with_retry(transport, control.build_request(model, settings.fixtures_url), counter)
+        except Unjudgeable:
+            return None
+        if answer.ok and cache is not None:
+            cache[key] = answer
+        return answer
+
+    if cache is None or fresh:
+        return send()
+    with claim(cache, key):
+        return cache[key] if key in cache else send()
 
 
 def applicable(case: Case, settings: Settings) -> str | None:
@@ -363,7 +371,7 @@ def run_case(
             results.append(make(spec, SKIP, SEMANTIC_OFF, evidence))
             continue
         level, semantic = None, None
-        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else {}, control=lambda: send_control(case, settings, transport, counter, cache, fresh=True))
+        ctx = CheckContext(settings=settings, transport=transport, counter=counter, params={**resolve_uploads({**common, **params}, staged), **uploads}, capability=case.capability or "chat", cache=cache if cache is not None else FollowupCache(), control=lambda: send_control(case, settings, transport, counter, cache, fresh=True))
         try:
             note = spec.fn(ctx, ex)
             status, message = spec.passing_status, note or ""

@@ -8,18 +8,21 @@ conformance/server/chaos.py, bound to 127.0.0.1):
   --concurrency; the run is told the same limits. Reports the run time ÷ the floor
   max(Σ latency ÷ concurrency, requests ÷ RPM), the 429s the server sent and the report counted,
   and the ``error`` verdicts.
-* ``faults`` — the same, with --fault-rate of the answers replaced by a 500, a 503 or a connection
+* ``slow``   — the same limits, with answers as slow as a real model's (--slow-latency, 1.5 s): the
+  run keeps up to --concurrency requests in flight (the cases run ahead in threads in each worker),
+  so that it is still bound by the requests per minute, not by the workers.
+* ``faults`` — the same as ``paced``, with --fault-rate of the answers replaced by a 500, a 503 or a connection
   dropped after the headers: the verdicts must equal the ``paced`` run's.
 * ``down``   — the server is stopped after --kill-after requests: the seconds from its death to the
   run's exit (exit code 2, one line).
 * ``embedded`` — a plain `conformance run` against the embedded reference server (no latency, no
   limits): the wall time of the main job (not in the defaults).
 
-    python scripts/benchmark.py                          # all three, every endpoint but batches
+    python scripts/benchmark.py                          # paced, slow, faults, down; every endpoint but batches
     python scripts/benchmark.py --scenario paced --endpoint chat --latency 0.2 --rpm 300
 
 Writes reports/benchmark/benchmark.json (and each run's report under reports/benchmark/<scenario>/).
-Done-when of issue 12: ratio ≤ 1.25, 0 × 429, 0 error; faults: the same verdicts; down: ≤ 10 s.
+Done-when of issue 12: ratio ≤ 1.25 (paced and slow), 0 × 429, 0 error; faults: the same verdicts; down: ≤ 10 s.
 """
 
 from __future__ import annotations
@@ -82,14 +85,15 @@ def verdicts(report: dict) -> dict[str, str]:
     return {f"{r['check']} | {r['case']} | {r['transport']}": r["status"] for r in report["results"]}
 
 
-def paced(args, out: Path, fault_rate: float = 0.0, name: str = "paced") -> dict:
-    chaos = Chaos(create_app([KEY]), latency=args.latency, rpm=args.rpm, concurrency=args.concurrency, fault_rate=fault_rate, seed=args.seed)
+def paced(args, out: Path, fault_rate: float = 0.0, name: str = "paced", latency: float | None = None) -> dict:
+    latency = args.latency if latency is None else latency
+    chaos = Chaos(create_app([KEY]), latency=latency, rpm=args.rpm, concurrency=args.concurrency, fault_rate=fault_rate, seed=args.seed)
     with ServerThread(chaos) as server:
         code, elapsed, report, stderr = run(out / name, server.base_url, args, [])
     if report is None:
         return {"scenario": name, "exit": code, "error": stderr[-500:]}
     requests = chaos.stats["requests"]  # answered by the app (429s excluded)
-    floor = max(requests * args.latency / args.concurrency, requests / args.rpm * 60)
+    floor = max(requests * latency / args.concurrency, requests / args.rpm * 60)
     return {
         "scenario": name,
         "exit": code,
@@ -101,6 +105,8 @@ def paced(args, out: Path, fault_rate: float = 0.0, name: str = "paced") -> dict
         "429_sent": chaos.stats["429 rate"] + chaos.stats["429 concurrency"],
         "429_counted": report["usage"].get("rate_limited", 0),
         "peak_in_flight": chaos.peak_in_flight,
+        "in_flight": report["target"]["limits"].get("in_flight"),
+        "latency_s": latency,
         "faults": {k: chaos.stats[k] for k in ("500", "503", "drop")},
         "retries": report["usage"].get("retries", 0),
         "errors": report["totals"]["error"],
@@ -155,9 +161,10 @@ def main() -> int:
     for name in ("uvicorn.error", "conformance.server"):
         logging.getLogger(name).addFilter(lambda record: False)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", action="append", choices=("paced", "faults", "down", "embedded"), help="repeatable (default: paced, faults, down)")
+    parser.add_argument("--scenario", action="append", choices=("paced", "slow", "faults", "down", "embedded"), help="repeatable (default: paced, slow, faults, down)")
     parser.add_argument("--endpoint", action="append", help=f"repeatable (default: {', '.join(DEFAULT_ENDPOINTS)})")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds added to every answer (default 0.2)")
+    parser.add_argument("--slow-latency", type=float, default=1.5, help="seconds added to every answer in the slow scenario (default 1.5)")
     parser.add_argument("--rpm", type=float, default=300, help="requests per minute the server allows (default 300, Scaleway's)")
     parser.add_argument("--concurrency", type=int, default=50, help="requests in flight the server allows (default 50, Scaleway's)")
     parser.add_argument("--fault-rate", type=float, default=0.25, help="share of answers replaced by a fault in the faults scenario (default 0.25)")
@@ -167,11 +174,13 @@ def main() -> int:
     parser.add_argument("--property", default="off", help="property-based runs (default off)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "benchmark")
     args = parser.parse_args()
-    scenarios = args.scenario or ["paced", "faults", "down"]
+    scenarios = args.scenario or ["paced", "slow", "faults", "down"]
     results = []
     for scenario in scenarios:
         if scenario == "paced":
             results.append(paced(args, args.out))
+        elif scenario == "slow":
+            results.append(paced(args, args.out, name="slow", latency=args.slow_latency))
         elif scenario == "faults":
             results.append(paced(args, args.out, fault_rate=args.fault_rate, name="faults"))
         elif scenario == "embedded":

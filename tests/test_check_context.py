@@ -72,3 +72,16 @@ def test_a_follow_up_that_breaks_the_server_while_the_control_is_answered_is_a_f
     ctx.control = lambda: answered  # gateway trouble is never judged
     with pytest.raises(Unjudgeable):
         ctx.followup(ApiRequest("POST", "/chat/completions", body={"a": 1}), "the replay")
+
+
+def test_a_cached_send_answered_5xx_is_asked_again_by_the_next_case(monkeypatch):
+    """A 5xx (after its retry) is this moment's trouble, not the answer every later case shares."""
+    monkeypatch.setattr("time.sleep", lambda _: None)
+    transport = ScriptedTransport(500, 500, 200)
+    cache: dict = {}
+    first = CheckContext(settings=SimpleNamespace(), transport=transport, counter=Counter(), cache=cache)
+    assert first.send(ApiRequest("GET", "/models"), cache_key="models").status == 500
+    second = CheckContext(settings=SimpleNamespace(), transport=transport, counter=Counter(), cache=cache)
+    assert second.send(ApiRequest("GET", "/models"), cache_key="models").status == 200
+    assert second.send(ApiRequest("GET", "/models"), cache_key="models").status == 200
+    assert len(transport.sent) == 3  # the answered one is kept

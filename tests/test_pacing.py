@@ -226,20 +226,41 @@ def test_a_down_target_stops_sending_at_once(tmp_path, clock):
     assert inner.sent == sent  # nothing more is sent
 
 
-def test_a_retry_waiting_its_back_off_wakes_when_another_worker_finds_the_target_down(tmp_path):
-    refused = Unjudgeable("could not reach: ConnectError", kind="connect")
-    transport = PacedTransport(Scripted(*[refused] * 3), Pacer(RunState(tmp_path), Limits()))
-    elsewhere = Health(RunState(tmp_path))  # another worker's view of the same run
+def _found_down_elsewhere(directory, after: float) -> None:
+    """Another worker (or thread) of the same run finds the target down ``after`` seconds from now."""
+    elsewhere = Health(RunState(directory))
 
     def other_worker() -> None:
-        time.sleep(0.3)
+        time.sleep(after)
         with elsewhere.state._locked() as state:
             state["down"] = {"since": time.time(), "failures": DOWN_AFTER_FAILURES, "reason": "ConnectError"}
 
     threading.Thread(target=other_worker).start()
+
+
+def test_a_retry_waiting_its_back_off_wakes_when_another_worker_finds_the_target_down(tmp_path):
+    refused = Unjudgeable("could not reach: ConnectError", kind="connect")
+    transport = PacedTransport(Scripted(*[refused] * 3), Pacer(RunState(tmp_path), Limits()))
+    _found_down_elsewhere(tmp_path, after=0.3)
     started = time.monotonic()
     with pytest.raises(TargetDown):
         transport.sleep(30)  # a long back-off
+    assert time.monotonic() - started < 0.3 + 2 * DOWN_POLL_S
+
+
+def test_a_request_waiting_its_turn_wakes_when_the_target_goes_down(tmp_path):
+    """Many requests wait their turn at once when cases run ahead: at 60 requests a minute the
+    third waits about two seconds, but a target found down meanwhile ends its wait at once."""
+    pacer = Pacer(RunState(tmp_path), Limits(rpm=60))
+    request = ApiRequest("GET", "/models")
+    for _ in range(2):
+        with pacer.request(request):
+            pass
+    _found_down_elsewhere(tmp_path, after=0.3)
+    started = time.monotonic()
+    with pytest.raises(TargetDown):
+        with pacer.request(request):
+            pass
     assert time.monotonic() - started < 0.3 + 2 * DOWN_POLL_S
 
 

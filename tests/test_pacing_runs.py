@@ -29,7 +29,7 @@ def test_a_run_within_the_limits_meets_no_429(tmp_path):
     assert app.stats["429 rate"] == 0 and app.stats["429 concurrency"] == 0, app.stats
     assert run.report["usage"]["rate_limited"] == 0
     assert run.report["totals"]["error"] == 0 and run.code == 0, run.stdout[-2000:]
-    assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None, "requests": None}
+    assert run.report["target"]["limits"] == {"requests_per_minute": 600, "concurrent_requests": 2, "tokens_per_minute": None, "requests": None, "in_flight": 2}
     assert app.peak_in_flight <= 2
     by_endpoint = run.report["usage"]["by_endpoint"]
     assert set(by_endpoint) == {"models", "embeddings"}
@@ -55,6 +55,29 @@ def test_a_quarter_of_the_answers_failing_changes_no_verdict(tmp_path):
     changed = {k: (v, verdicts(faulty).get(k)) for k, v in verdicts(clean).items() if verdicts(faulty).get(k) != v}
     assert not changed, changed
     assert faulty.code == 0 and faulty.report["usage"]["retries"] > 0
+
+
+def test_cases_run_ahead_in_threads_are_judged_as_one_at_a_time(tmp_path, local_s3_env):
+    """With --concurrency 8 and no worker process, the cases run ahead in threads (requests in flight
+    follow the concurrency, not the processes), and every verdict is the one of the run that sends
+    one request at a time: the follow-ups shared between cases, the batches listed, the SDK's wire
+    capture."""
+    args = ("--endpoint", "chat", "--endpoint", "embeddings", "--endpoint", "batches", "--endpoint", "models", "--property", "off", "--rpm", "0", "--tpm", "0", "--workers", "0")
+    env = {**ENV, **local_s3_env}
+    (tmp_path / "one").mkdir()
+    (tmp_path / "ahead").mkdir()
+    with ServerThread(create_app([KEY])) as server:
+        serial = run_conformance(tmp_path / "one", "--base-url", server.base_url, *args, env=env)
+    app = Chaos(create_app([KEY]), latency=0.02)  # the answers overlap
+    with ServerThread(app) as server:
+        ahead = run_conformance(tmp_path / "ahead", "--base-url", server.base_url, *args, "--concurrency", "8", env=env)
+    assert serial.code == 0 and ahead.code == 0, serial.stdout[-2000:] + ahead.stdout[-2000:] + ahead.stderr[-2000:]
+    assert serial.report["target"]["limits"]["in_flight"] == 1  # a server on this machine: one at a time
+    assert ahead.report["target"]["limits"]["in_flight"] == 8
+    assert 4 < app.peak_in_flight <= 8, app.peak_in_flight
+    changed = {k: (v, verdicts(ahead).get(k)) for k, v in verdicts(serial).items() if verdicts(ahead).get(k) != v}
+    assert not changed, changed
+    assert len(verdicts(ahead)) == len(verdicts(serial))
 
 
 def test_a_target_that_dies_mid_run_stops_the_run_with_one_line(tmp_path):

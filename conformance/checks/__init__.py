@@ -14,9 +14,12 @@ requires) or be marked semantic (it depends on what the model chose to say).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -103,6 +106,28 @@ def check(
     return register
 
 
+class FollowupCache(dict):
+    """One transport's follow-up answers, shared by the cases it runs at once: while one case sends
+    a key's request, another wanting the same key waits for that answer instead of sending it again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._keys.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+
+def claim(cache: dict, key: str):
+    """Hold ``key`` of ``cache`` while its request is sent (a plain dict is one case's alone)."""
+    return cache.claim(key) if isinstance(cache, FollowupCache) else contextlib.nullcontext()
+
+
 @dataclass
 class CheckContext:
     """What a check may use besides the exchange: settings, the case's parameters, follow-ups."""
@@ -114,7 +139,7 @@ class CheckContext:
     capability: str = "chat"
     #: Follow-up exchanges made by checks, kept for the evidence.
     followups: list[Exchange] = field(default_factory=list)
-    cache: dict[str, Exchange] = field(default_factory=dict)
+    cache: dict[str, Exchange] = field(default_factory=FollowupCache)
     #: Sends the endpoint's simplest valid request (the runner's control; None when there is
     #: none): tells a follow-up that breaks the server from a server that is down.
     control: Callable[[], "Exchange | None"] | None = None
@@ -149,12 +174,20 @@ class CheckContext:
         """Send a follow-up request through the same transport (counted, retried, cached)."""
         from ..transport import send_with_retry
 
-        if cache_key is not None and cache_key in self.cache:
-            return self.cache[cache_key]
-        exchange = send_with_retry(self.transport, request, self.counter)
-        self.followups.append(exchange)
-        if cache_key is not None:
-            self.cache[cache_key] = exchange
+        if cache_key is None:
+            exchange = send_with_retry(self.transport, request, self.counter)
+            self.followups.append(exchange)
+            return exchange
+        from ..transport import policy
+
+        with claim(self.cache, cache_key):
+            if cache_key in self.cache:
+                return self.cache[cache_key]
+            exchange = send_with_retry(self.transport, request, self.counter)
+            self.followups.append(exchange)
+            # a 5xx, 429 or gateway answer is this moment's trouble: the next case asks again
+            if policy.disposition(exchange.status) == policy.JUDGE:
+                self.cache[cache_key] = exchange
         return exchange
 
     def followup(self, request: ApiRequest, what: str = "the follow-up request") -> Exchange:

@@ -151,6 +151,12 @@ def _require_control_accepted(ctx, parameter: str) -> None:
     if control is not None:
         request, key = _control(control)
         base = ctx.send(request, cache_key=key)
+        if policy.disposition(base.status) == policy.SERVER_ERROR:
+            # the reproducible-5xx rule: a 500 that clears is a flake, not the control's answer
+            judged = policy.judge_server_error(base, ctx.control or (lambda: None), lambda: ctx.send(request))
+            base = judged.exchange
+            if judged.outcome == "recovered" and base.ok:
+                ctx.cache[key] = base
         if not base.ok:
             raise Unjudgeable(f"the same request without {parameter!r} was refused too ({base.status}); cannot judge")
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -466,6 +467,9 @@ def _write(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+#: Held while a golden file is read and rewritten (--update-goldens).
+_UPDATING = threading.Lock()
+
 @check(
     "golden.shape.matches",
     source="openapi: the spec's example exchanges (x-oaiMeta) and the required lists of their schemas; the provider's documented examples (fixtures/golden/*/source)",
@@ -476,14 +480,16 @@ def shape_matches(ctx, ex):
     path = golden_dir() / name
     constants = CONSTANT_KEYS - set(ctx.params.get("volatile", ()))
     kind, actual = response_shape(ex, constants)
-    existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     if ctx.settings.update_goldens:
         request = _documented_request(ex.request, ctx.model, ctx.params.get("staged", {}))
-        record = updated_record(
-            existing, kind, actual, request=request, status=ex.status, schema=ctx.params.get("schema"), captured_from=ctx.settings.display_url
-        )
-        _write(path, record)
+        with _UPDATING:  # both transports' runs of a case may refresh one file at once: each on top of the other
+            existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            record = updated_record(
+                existing, kind, actual, request=request, status=ex.status, schema=ctx.params.get("schema"), captured_from=ctx.settings.display_url
+            )
+            _write(path, record)
         return f"golden updated: {name}"
+    existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     require(existing is not None, f"no golden file {name} (write it with --update-goldens)")
     golden = existing
     require(golden.get("kind") == kind, f"the documented example is a {golden.get('kind')} answer, this is a {kind} one")

@@ -6,6 +6,7 @@ the target: it raises :class:`Unjudgeable`, never a failure. A missing object is
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -79,7 +80,16 @@ class _Missing(Exception):
     """No object under that key."""
 
 
-@cache
+_OPENING = threading.Lock()
+
+
 def open_store(bucket: str, access_key_id: str, secret_access_key: str, endpoint_url: str | None, region: str | None) -> ObjectStore:
-    """One shared :class:`ObjectStore` per configuration (boto3 clients are slow to create)."""
+    """One shared :class:`ObjectStore` per configuration (boto3 clients are slow to create, and
+    creating them from several threads at once is not safe: cases run ahead in threads)."""
+    with _OPENING:
+        return _open_store(bucket, access_key_id, secret_access_key, endpoint_url, region)
+
+
+@cache
+def _open_store(bucket: str, access_key_id: str, secret_access_key: str, endpoint_url: str | None, region: str | None) -> ObjectStore:
     return ObjectStore(bucket, access_key_id, secret_access_key, endpoint_url, region)

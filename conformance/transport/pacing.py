@@ -254,10 +254,11 @@ class Pacer:
                 per_minute = limits.tpm * RATE_MARGIN
                 burst = per_minute / 6
                 starts.append(self.state.reserve("tpm_tat", cost, 60.0 / (per_minute - burst), burst=burst))
-            wait = max(starts) - time.time()
-            if wait > 0:
-                time.sleep(wait)
-                self._raise_if_down()  # it may have gone down meanwhile
+            # many requests may wait their turn at once (the cases run ahead): each looks meanwhile
+            # whether the target went down, so that a stopped run is not held by their turns
+            while (wait := max(starts) - time.time()) > 0:
+                time.sleep(min(wait, DOWN_POLL_S))
+                self._raise_if_down()
             yield
 
     def _raise_if_down(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import warnings
 from typing import Any
 
 import httpx2
@@ -46,19 +45,35 @@ class _TeeStream(httpx2.SyncByteStream):
 
 
 class _TeeTransport(httpx2.BaseTransport):
-    """Records the last response's status, headers and body bytes as the SDK reads them."""
+    """Records the last response's status, headers and body bytes as the SDK reads them, per
+    thread: a synchronous client handles a request in the thread that makes it, so requests sent
+    at once from several threads each see their own."""
 
     def __init__(self, timeout: float) -> None:
         self.inner = httpx2.HTTPTransport()
-        self.last: httpx2.Response | None = None
-        self.stream: _TeeStream | None = None
-        self.body = bytearray()
+        self._mine = threading.local()
+
+    @property
+    def last(self) -> httpx2.Response | None:
+        return getattr(self._mine, "last", None)
+
+    @last.setter
+    def last(self, response: httpx2.Response | None) -> None:
+        self._mine.last = response
+
+    @property
+    def stream(self) -> _TeeStream | None:
+        return getattr(self._mine, "stream", None)
+
+    @property
+    def body(self) -> bytearray:
+        return getattr(self._mine, "body", bytearray())
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         response = self.inner.handle_request(request)
-        self.body = bytearray()
-        response.stream = self.stream = _TeeStream(response.stream, self.body)
-        self.last = response
+        body = self._mine.body = bytearray()
+        response.stream = self._mine.stream = _TeeStream(response.stream, body)
+        self._mine.last = response
         return response
 
     def close(self) -> None:
@@ -87,11 +102,11 @@ def _content_decoded(raw: bytes, encoding: str) -> bytes:
 
 
 def _dump(value: Any) -> Any:
-    """What the SDK handed back, as plain JSON-like data."""
+    """What the SDK handed back, as plain JSON-like data (``warnings=False``: pydantic's serializer
+    warnings about unexpected values are silenced by the call itself, since ``warnings.catch_warnings``
+    is not safe from several threads)."""
     if hasattr(value, "model_dump"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return value.model_dump(mode="json", exclude_unset=True, warnings=False, by_alias=True)
+        return value.model_dump(mode="json", exclude_unset=True, warnings=False, by_alias=True)
     return value
 
 
@@ -186,7 +201,6 @@ class SdkTransport:
     def __init__(self, base_url: str, api_key: str | None, timeout: float) -> None:
         self.tee = _TeeTransport(timeout)
         self.http_client = httpx2.Client(transport=self.tee, timeout=timeout, trust_env=False)
-        self.lock = threading.Lock()
         common = dict(base_url=base_url.rstrip("/"), max_retries=0, timeout=timeout, http_client=self.http_client)
         self.clients = {
             "valid": openai.OpenAI(api_key=api_key or "no-key-configured", **common),
@@ -258,8 +272,7 @@ class SdkTransport:
         )
 
     def send(self, request: ApiRequest) -> Exchange:
-        with self.lock:
-            return self._send(request)
+        return self._send(request)
 
     def _send(self, request: ApiRequest) -> Exchange:
         client = self.clients[request.auth]
