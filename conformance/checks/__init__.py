@@ -241,6 +241,28 @@ def short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
+
+
+def what_came(ex: "Exchange") -> str:
+    """What the answer is, in a server author's words, when a JSON object was expected."""
+    if ex.content_type == "text/event-stream":
+        return f"an SSE stream (text/event-stream, {len(ex.sse.events) if ex.sse else 0} events) was answered where a JSON object was expected"
+    if ex.json_error is not None or (ex.json is None and not ex.raw):
+        if not ex.raw:
+            return f"an empty body was answered ({ex.status}, content-type {ex.content_type or 'none'}) where a JSON object was expected"
+        return f"the body is not JSON ({ex.json_error or 'unreadable'}; content-type {ex.content_type or 'none'}): it begins {short(ex.text[:80])}"
+    kind = _JSON_TYPES.get(type(ex.json), type(ex.json).__name__)
+    return f"expected a JSON object, got {kind}: {short(ex.json)}"
+
+
+def json_object(ex: "Exchange") -> dict[str, Any]:
+    """The answer's JSON object (as the transport's client yields it), or :class:`Failure` saying what came instead."""
+    body = ex.json
+    require(isinstance(body, dict), what_came(ex))
+    return body
+
+
 def _modules() -> list[str]:
     """Every check module in this package (one module per family)."""
     import pkgutil

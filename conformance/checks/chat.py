@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from . import Failure, check, require, require_semantic, short
+from . import Failure, check, json_object, require, require_semantic, short
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
 def choices(ex) -> list:
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     items = body.get("choices")
     require(isinstance(items, list) and items, f"choices must be a non-empty array, got {short(items)}")
     for item in items:
@@ -114,8 +113,7 @@ def response_schema(ctx, ex):
 @check("chat.response.object", source="openapi: #/components/schemas/CreateChatCompletionResponse (id, object, created and model required)")
 def response_object(ctx, ex):
     """The body is a chat.completion: object, non-empty id, integer created, the model named."""
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     require(body.get("object") == "chat.completion", f'object is {short(body.get("object"))}, expected "chat.completion"')
     require(isinstance(body.get("id"), str) and body["id"], f"id must be a non-empty string, got {short(body.get('id'))}")
     created = body.get("created")

@@ -10,7 +10,7 @@ import struct
 from typing import Any
 
 from ..transport import ApiRequest, Exchange
-from . import Failure, Skip, check, require, short
+from . import Failure, Skip, check, json_object, require, short
 
 #: Two answers for the same text through separate requests agree at least this much (GPU batching noise).
 SAME_VECTOR = 0.999
@@ -37,8 +37,7 @@ def request_inputs(ex: Exchange) -> list[Any]:
 
 
 def data_items(ex: Exchange) -> list[dict[str, Any]]:
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     data = body.get("data")
     require(isinstance(data, list) and data, f"data must be a non-empty array, got {short(data)}")
     for i, item in enumerate(data):

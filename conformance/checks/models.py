@@ -5,15 +5,14 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from ..transport import ApiRequest, Unjudgeable, policy
-from . import Skip, check, require, short
+from . import Skip, check, json_object, require, short
 
 
 
 @check("models.list.shape", source="openapi: #/components/schemas/ListModelsResponse")
 def list_shape(ctx, ex):
     """GET /models returns {"object": "list", "data": [model objects with unique ids]} valid against the spec."""
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     require(body.get("object") == "list", f'object is {short(body.get("object"))}, expected "list"')
     data = body.get("data")
     require(isinstance(data, list) and data, f"data must be a non-empty array, got {short(data)}")
@@ -43,8 +42,7 @@ def model_in_path(path: str) -> str:
 @check("models.retrieve.shape", source="openapi: #/components/schemas/Model")
 def retrieve_shape(ctx, ex):
     """GET /models/{id} returns that model object (same id, object "model") valid against the spec."""
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     wanted = model_in_path(ex.request.path)
     require(body.get("id") == wanted, f"id is {short(body.get('id'))}, expected {wanted!r}")
     require(body.get("object") == "model", f'object is {short(body.get("object"))}, expected "model"')

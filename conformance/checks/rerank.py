@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ..transport import ApiRequest, Exchange
-from . import check, require, short
+from . import check, json_object, require, short
 from .embeddings import cosine, vectors
 
 #: A document's score may move this much when the batch around it changes.
@@ -21,8 +21,7 @@ def documents(ex: Exchange) -> list[str]:
 
 
 def results(ex: Exchange) -> list[dict[str, Any]]:
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     items = body.get("results")
     require(isinstance(items, list), f"results must be an array, got {short(items)}")
     for i, item in enumerate(items):
@@ -65,8 +64,7 @@ def response_schema(ctx, ex):
 @check("rerank.response.identity", level="recommended", source="openapi: #/components/schemas/RerankResponse/properties/id (and model: both optional, Jina sends no id, Cohere v2 no model)")
 def response_identity(ctx, ex):
     """The body names itself: a non-empty string id and the model as a non-empty string."""
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     require(isinstance(body.get("id"), str) and body["id"], f"id must be a non-empty string, got {short(body.get('id'))}")
     require(isinstance(body.get("model"), str) and body["model"], f"model must be a non-empty string, got {short(body.get('model'))}")
 

@@ -16,7 +16,7 @@ import jsonschema
 
 from ..transport import ApiRequest
 from ..vocabulary import UNSUPPORTED_OK
-from . import Failure, Skip, check, recommend, require, require_semantic, short
+from . import Failure, Skip, check, json_object, recommend, require, require_semantic, short
 from .chat import normalise
 from .errors import _refused
 from .tools import check_arguments, forced, named_function, semantic_later, tool_choice_mode
@@ -26,8 +26,7 @@ CALL_STATUSES = ("in_progress", "completed", "incomplete")
 
 
 def response_of(ex) -> dict:
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {short(body)}")
+    body = json_object(ex)
     return body
 
 

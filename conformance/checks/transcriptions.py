@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from . import Failure, check, require, short
+from . import Failure, check, json_object, require, short
 
 #: Media types each response_format may be served as.
 MEDIA_TYPES = {
@@ -115,12 +115,6 @@ def check_timeline(spans: list[tuple[float, float]], duration: float, what: str)
         require(start >= previous_end, f"{what} {number} starts at {start} s, before {what} {number - 1} ends ({previous_end} s): out of order")
         require(end <= duration + DURATION_SLACK, f"{what} {number} ends at {end} s, past the end of the {duration} s clip")
         previous_end = end
-
-
-def json_object(ex) -> dict:
-    body = ex.json
-    require(isinstance(body, dict), f"expected a JSON object, got {type(body).__name__}: {short(body if body is not None else ex.text)}")
-    return body
 
 
 def _cue_text(text: str) -> str:
