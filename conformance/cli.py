@@ -165,6 +165,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else default_workers(settings, embedded_url)
         if workers not in ("0", "none"):
             pytest_args += ["-p", "xdist.plugin", "-n", workers]
+        if not any(arg.startswith(("-v", "--verbose", "--tb", "-r")) for arg in extra):
+            # the causes at the end say what failed; pytest's failure lines on request (-v, --tb, -r)
+            pytest_args += ["--tb=no", "-rN"]
         pytest_args += extra
         import pytest
 

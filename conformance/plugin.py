@@ -473,15 +473,19 @@ def _stopped(down: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"reason": down.get("kind", "target-down"), "since": datetime.fromtimestamp(down["since"], timezone.utc).isoformat(timespec="seconds"), "message": down_message(down)}
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config):
+    """The run's summary and its worst causes, after pytest's own (its short test summary)."""
+    result = yield
     state = config.stash.get(_STATE, None)
     if state is None or "report" not in state:
-        return
-    from .report import summary_lines
+        return result
+    from .report import cause_lines, summary_lines
 
     report = state["report"]
     terminalreporter.write_sep("=", "conformance")
-    for line in summary_lines(report):
+    for line in summary_lines(report) + cause_lines(report):
         terminalreporter.write_line(line)
     json_path, html_path = state["report_paths"]
     terminalreporter.write_line(f"report: {json_path} · {html_path}")
+    return result

@@ -56,9 +56,11 @@ def test_a_failing_target_exits_1_and_keeps_the_key_out_of_failures(tmp_path):
     load_faults()
 
     with ServerThread(FaultyApp(FAULTS["errors_detail_envelope"], api_keys=[KEY])) as server:
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", env={"OPENAI_API_KEY": KEY})
+        # pytest's own failure lines, asked for: they come before the summary and its causes, which end the output
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", "--", "-rf", "--tb=short", env={"OPENAI_API_KEY": KEY})
     assert run.code == 1
     assert "FAILED" in run.stdout
+    assert run.stdout.rindex("FAILED") < run.stdout.index("causes (") < run.stdout.index("c1 FAIL [required]")
     for text in [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]:
         assert KEY not in text
 

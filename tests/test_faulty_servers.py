@@ -57,6 +57,15 @@ def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
         assert not missing, f"{name}: {sorted(missing)} did not fail through {transport}; failing: {sorted(run.failing_checks(transport))}"
         unwarned = warns - run.warning_checks(transport) - run.failing_checks(transport)
         assert not unwarned, f"{name}: {sorted(unwarned)} (recommended) did not warn through {transport}; warning: {sorted(run.warning_checks(transport))}"
+    # the run ends with its worst causes, not with one FAILED line per item (those on request: -rf)
+    tail = run.stdout.splitlines()[-14:]
+    assert "FAILED" not in run.stdout and any(line.startswith("causes (") for line in tail), run.stdout[-1500:]
+    causes = run.report["causes"]
+    named = {check for cause in causes for check in cause["checks"]}
+    assert fails | warns <= named, f"{name}: the causes do not name {sorted((fails | warns) - named)}"
+    if fault.breaks == {"errors.envelope"}:  # one defect of every refusal: one cause, the first
+        assert causes[0]["checks"] == ["errors.envelope"] and causes[0]["count"] > 20, causes[:2]
+        assert [c for c in causes if "errors.envelope" in c["checks"]] == causes[:1], [c["message"] for c in causes]
     unexpected = failing - fault.breaks - fault.collateral - ANY_FAULT_COLLATERAL - same_exchange_collateral(run, fault)
     assert not unexpected, f"{name}: checks outside the broken family failed too, on exchanges its own checks did not fail: {sorted(unexpected)}"
     for secret in (API_KEY, local_s3_env["AWS_SECRET_ACCESS_KEY"]):

@@ -16,8 +16,9 @@ from .. import __version__
 from ..paths import PACKAGE_DIR
 from ..redact import redact_obj
 from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
+from .causes import causes, worst_causes
 
-REPORT_VERSION = "3.1"
+REPORT_VERSION = "3.2"
 
 
 @cache
@@ -116,6 +117,7 @@ def build_report(
         "usage": usage,
         **({"property_based": property_based} if property_based else {}),
         "transport_differences": transport_differences(results),
+        "causes": causes(results, evidence),
         "results": results,
         "evidence": evidence,
     }
@@ -147,6 +149,25 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"gate ({against}): {u[FAIL]} unexpected fail, {u[ERROR]} unexpected error, {gate.get('matched', 0)}/{gate.get('entries', 0)} expectations held, {len(gate.get('stale', []))} stale")
         for entry in gate.get("stale", [])[:10]:
             lines.append(f"  stale: {entry['check']}" + (f" case={entry['case']}" if entry.get("case") else "") + f" (expected {'/'.join(entry['status'])}): {entry['reason'][:100]}")
+    return lines
+
+
+def cause_lines(report: dict[str, Any], limit: int = 5) -> list[str]:
+    """What to fix first: the worst causes, one line each (and a second with its first evidence)."""
+    found = report.get("causes") or []
+    shown = worst_causes(report, limit)
+    if not shown:
+        return []
+    lines = [f"causes ({len(found)}, worst first):"]
+    for cause in shown:
+        where = ", ".join(cause["endpoints"][:4]) + (" …" if len(cause["endpoints"]) > 4 else "")
+        expected = "" if cause["unexpected"] else " (expected)"
+        checks = cause["checks"][0] + (f" (+{len(cause['checks']) - 1} checks)" if len(cause["checks"]) > 1 else "")
+        mixed = f" ({', '.join(f'{n} {s}' for s, n in cause['by_status'].items())})" if len(cause["by_status"]) > 1 else ""
+        lines.append(f"  {cause['id']} {cause['status'].upper()} [{cause['level']}]{expected} ×{cause['count']}{mixed} {checks} · {where}: {cause['message'][:160]}")
+    rest = len(found) - len(shown)
+    if rest > 0:
+        lines.append(f"  … {rest} more in the report (causes)")
     return lines
 
 
