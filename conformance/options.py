@@ -87,6 +87,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("profile", "profile", "profile name (specs/profiles/NAME.yaml) or path to a profile YAML (default: scaleway; naming a hosted provider's profile explicitly makes its models 'configured')", commands=_BOTH),
     Option("model", "model_specs", f"model for a capability ({', '.join(CAPABILITIES)}); repeatable. Only models given here are 'configured' (listed and retrievable); a profile's defaults just run the cases", action="append", metavar="CAPABILITY=NAME", commands=_BOTH),
     Option("report-dir", "report_dir", "where report.json, report.html and junit.xml go (default: reports/)", default="reports", commands=_BOTH),
+    Option("markdown", "markdown", "also write the report as Markdown to FILE: outcome, levels, the worst causes, the compatibility grid (a CI job summary; appended to $GITHUB_STEP_SUMMARY whenever that is set)", metavar="FILE"),
+    Option("badge", "badge", "also write a shields.io endpoint badge (JSON: the outcome and the verdicts that hold) to FILE", metavar="FILE"),
     Option("api-key-env", "api_key_env", "environment variable holding the API key (default: OPENAI_API_KEY, then SCW_SECRET_KEY)", metavar="NAME", commands=_BOTH),
     Option("timeout", "timeout", f"seconds to wait for one response (default: {DEFAULT_TIMEOUT:g})", default=DEFAULT_TIMEOUT, type=float, commands=_BOTH),
     Option("fixtures-url", "fixtures_url", "where a remote target can fetch fixtures/ over https (image URLs); a local target is served them automatically", metavar="URL"),

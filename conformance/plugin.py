@@ -462,6 +462,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     state["report_paths"] = write_report(report, settings.report_dir)
     state["report"] = report
+    _write_summaries(report, settings)
+
+
+def _write_summaries(report: dict[str, Any], settings) -> None:
+    """--markdown and --badge, rendered from the report; the Markdown is also appended to a GitHub
+    Actions job summary ($GITHUB_STEP_SUMMARY) when the run is one's step."""
+    import os
+
+    from .report.markdown import badge, render_markdown
+
+    text = render_markdown(report)
+    if settings.markdown:
+        settings.markdown.parent.mkdir(parents=True, exist_ok=True)
+        settings.markdown.write_text(text)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(text)
+    if settings.badge:
+        settings.badge.parent.mkdir(parents=True, exist_ok=True)
+        settings.badge.write_text(json.dumps(badge(report)) + "\n")
 
 
 def _stopped(down: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -105,6 +105,9 @@ class Settings:
     report_dir: Path
     timeout: float
     embedded: bool = False
+    #: Also the report as Markdown (--markdown) and as a shields.io badge (--badge).
+    markdown: Path | None = None
+    badge: Path | None = None
     #: Where the target can fetch fixtures/ over http(s) (image URLs); None: cases needing it skip.
     fixtures_url: str | None = None
     #: Object storage for batch files; None: batch cases that need it skip (reason S3_MISSING).
@@ -275,6 +278,8 @@ def resolve(
     profile: str | None = None,
     model_specs: list[str] | None = None,
     report_dir: str | os.PathLike[str] = "reports",
+    markdown: str | os.PathLike[str] | None = None,
+    badge: str | os.PathLike[str] | None = None,
     api_key_env: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     embedded_url: str | None = None,
@@ -343,6 +348,8 @@ def resolve(
         model_origins={c: o for c, (_, o) in origins.items()},
         profile_models_configured=embedded or (loaded.hosted and profile is not None),
         report_dir=Path(report_dir),
+        markdown=Path(markdown) if markdown else None,
+        badge=Path(badge) if badge else None,
         timeout=timeout,
         embedded=embedded,
         fixtures_url=check_base_url(fixtures_url, "--fixtures-url") if fixtures_url else None,

@@ -133,3 +133,22 @@ def test_messages_say_what_came_where_a_json_object_was_expected():
     assert what_came(answer(b"", "application/json")).startswith("an empty body was answered (200")
     assert "the body is not JSON (Expecting value" in what_came(answer(b"<html>", "text/html", json_error="Expecting value: line 1 column 1"))
     assert what_came(answer(b"[1]", "application/json", json=[1])) == "expected a JSON object, got an array: [1]"
+
+
+def test_markdown_and_badge_are_rendered_from_the_report():
+    from conformance.report.markdown import badge, render_markdown
+
+    results = envelope_defect(4) + [
+        verdict("chat.tools.called", "chat.tools", "http", "fail", semantic=True, message="the model called | no tool"),
+        verdict("http.status_success", "chat.basic", "openai", "pass"),
+    ]
+    report = report_of(results)
+    text = render_markdown(report)
+    assert text.startswith("## Conformance: FAIL — https://api.example.test/v1")
+    assert "| c1 fail [required] | 4 | `errors.envelope` |" in text
+    assert "the model called \\| no tool" in text  # a pipe cannot break the table
+    assert "| chat | core | ❌ fail (semantic) | ✅ pass |" in text  # warn and semantic are told apart
+    assert "```sh\ncurl -sS -X POST" in text
+    assert badge(report) == {"schemaVersion": 1, "label": "OpenAI compatibility", "message": "fail · 1/6", "color": "red"}
+    clean = report_of([verdict("http.status_success", "chat.basic", "http", "pass")])
+    assert "Causes" not in render_markdown(clean) and badge(clean)["color"] == "brightgreen"

@@ -57,10 +57,20 @@ def test_a_failing_target_exits_1_and_keeps_the_key_out_of_failures(tmp_path):
 
     with ServerThread(FaultyApp(FAULTS["errors_detail_envelope"], api_keys=[KEY])) as server:
         # pytest's own failure lines, asked for: they come before the summary and its causes, which end the output
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "0", "--", "-rf", "--tb=short", env={"OPENAI_API_KEY": KEY})
+        run = run_conformance(
+            tmp_path, "--base-url", server.base_url, "--workers", "0", "--markdown", str(tmp_path / "ci" / "summary.md"), "--badge", str(tmp_path / "ci" / "badge.json"),
+            "--", "-rf", "--tb=short", env={"OPENAI_API_KEY": KEY, "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")},
+        )
     assert run.code == 1
     assert "FAILED" in run.stdout
     assert run.stdout.rindex("FAILED") < run.stdout.index("causes (") < run.stdout.index("c1 FAIL [required]")
+    # the CI formats, rendered from the same report: the envelope defect is the first cause
+    markdown = (tmp_path / "ci" / "summary.md").read_text()
+    assert markdown.startswith("## Conformance: FAIL") and "| c1 fail [required] |" in markdown and "`errors.envelope`" in markdown
+    assert (tmp_path / "step-summary.md").read_text() == markdown
+    assert json.loads((tmp_path / "ci" / "badge.json").read_text())["color"] == "red"
+    for text in [markdown, (tmp_path / "ci" / "badge.json").read_text()]:
+        assert KEY not in text
     for text in [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]:
         assert KEY not in text
 

@@ -1,0 +1,96 @@
+"""Renders a report.json as Markdown (a CI job summary) and as a shields.io endpoint badge."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
+from .causes import worst_causes
+
+#: What a cell of the grid shows for its worst status.
+MARK = {FAIL: "❌ fail", ERROR: "⚠️ error", WARN: "🟡 warn", PASS: "✅ pass", UNSUPPORTED_OK: "🚫 refused", SKIP: "· skip"}
+#: The badge's colour by outcome (shields.io named colours).
+BADGE_COLOURS = {"pass": "brightgreen", "fail": "red", "error": "orange"}
+
+
+def _cell(text: Any) -> str:
+    """Text safe inside a Markdown table cell (one line, no pipe)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def grid(report: dict[str, Any]) -> tuple[list[str], list[tuple[str, str, dict[str, str]]]]:
+    """Transports, and per endpoint × feature the worst status through each (warn and a semantic fail told apart)."""
+    transports = sorted({r["transport"] for r in report["results"]})
+    cells: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in report["results"]:
+        cells[(r["endpoint"], r["feature"])][r["transport"]].append(r)
+    rows = []
+    for (endpoint, feature), by_transport in sorted(cells.items()):
+        shown = {}
+        for transport in transports:
+            verdicts = by_transport.get(transport, [])
+            if not verdicts:
+                shown[transport] = ""
+                continue
+            worst = min(verdicts, key=lambda v: STATUSES.index(v["status"]))
+            semantic = worst["status"] in (FAIL, WARN) and all(v.get("semantic") for v in verdicts if v["status"] == worst["status"])
+            shown[transport] = MARK[worst["status"]] + (" (semantic)" if semantic else "")
+        rows.append((endpoint, feature, shown))
+    return transports, rows
+
+
+def render_markdown(report: dict[str, Any], limit: int = 10) -> str:
+    """The outcome, totals by level, the worst causes and the compatibility grid."""
+    target, totals = report["target"], report["totals"]
+    lines = [
+        f"## Conformance: {report['outcome'].upper()} — {_cell(target['base_url'])}",
+        "",
+        f"Profile `{target['profile']}` · {totals['total']} verdicts: "
+        + ", ".join(f"{totals[s]} {s}" for s in (PASS, UNSUPPORTED_OK, FAIL, WARN, ERROR, SKIP))
+        + f" · {report['usage']['requests']} requests · suite {report['suite']['version']}",
+        "",
+    ]
+    if report.get("stopped"):
+        lines += [f"**Stopped:** {_cell(report['stopped']['message'])}", ""]
+    levels = report.get("by_level") or {}
+    if levels:
+        lines += ["| level | fail | warn | of |", "| --- | --- | --- | --- |"]
+        lines += [f"| {level} | {c[FAIL]} | {c[WARN]} | {c['total']} |" for level, c in levels.items() if c["total"]]
+        lines.append("")
+    gate = report.get("gate") or {}
+    if gate.get("expectations") or gate.get("baseline"):
+        u = gate["unexpected"]
+        lines += [f"Gate: {u[FAIL]} unexpected fail, {u[ERROR]} unexpected error · {gate.get('matched', 0)}/{gate.get('entries', 0)} expectations held · {len(gate.get('stale', []))} stale", ""]
+    causes = report.get("causes") or []
+    if causes:
+        shown = worst_causes(report, limit)
+        lines += [f"### Causes ({len(causes)}, worst first)", "", "| cause | verdicts | check | what happened | endpoints |", "| --- | --- | --- | --- | --- |"]
+        for c in shown:
+            expected = "" if c["unexpected"] else " (expected)"
+            lines.append(f"| {c['id']} {c['status']} [{c['level']}]{expected} | {c['count']} | `{c['checks'][0]}`{' +' + str(len(c['checks']) - 1) if len(c['checks']) > 1 else ''} | {_cell(c['message'][:200])} | {', '.join(c['endpoints'])} |")
+        if len(causes) > len(shown):
+            rest = len(causes) - len(shown)
+            lines.append(f"\n… {rest} more cause{'s' if rest != 1 else ''} in report.json")
+        first = shown[0]
+        if first.get("curl"):
+            lines += ["", f"Reproduce {first['id']}:", "", "```sh", first["curl"], "```"]
+        lines.append("")
+    transports, rows = grid(report)
+    lines += ["### Compatibility", "", "| endpoint | feature | " + " | ".join(transports) + " |", "| --- | --- | " + " | ".join("---" for _ in transports) + " |"]
+    lines += [f"| {endpoint} | {feature} | " + " | ".join(shown[t] for t in transports) + " |" for endpoint, feature, shown in rows]
+    return "\n".join(lines) + "\n"
+
+
+def badge(report: dict[str, Any]) -> dict[str, Any]:
+    """A shields.io endpoint badge (https://shields.io/badges/endpoint-badge): the outcome and the
+    share of judged verdicts that hold."""
+    totals = report["totals"]
+    held = totals[PASS] + totals[UNSUPPORTED_OK]
+    judged = held + totals[FAIL] + totals[ERROR] + totals[WARN]
+    return {
+        "schemaVersion": 1,
+        "label": "OpenAI compatibility",
+        "message": f"{report['outcome']} · {held}/{judged}",
+        "color": BADGE_COLOURS.get(report["outcome"], "lightgrey"),
+    }
