@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the later report.json")
     diff.add_argument("--json", action="store_true", help="print the differences as JSON")
 
+    compare = sub.add_parser("compare", help="several reports side by side per endpoint and feature (a compatibility table), as Markdown or HTML")
+    compare.add_argument("reports", nargs="+", help="report.json files (one column each, in this order)")
+    compare.add_argument("-o", "--output", action="append", default=[], metavar="FILE", help="write to FILE: HTML when it ends in .html, else Markdown; repeatable (default: Markdown on standard output)")
+
     serve = sub.add_parser("serve", help="serve the embedded reference server (keys from $CONFORMANCE_SERVER_API_KEY, comma-separated)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -216,6 +220,28 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_FAIL if result["regressions"] else EXIT_PASS
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .expectations import ExpectationsError, load_report
+    from .report.compare import compare, render_html, render_markdown
+
+    try:
+        reports = [load_report(path, "compare") for path in args.reports]
+    except ExpectationsError as exc:
+        return _fail_usage(str(exc))
+    comparison = compare(reports)
+    if not args.output:
+        sys.stdout.write(render_markdown(comparison))
+    for output in args.output:
+        path = Path(output)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_html(comparison) if path.suffix.lower() in (".html", ".htm") else render_markdown(comparison))
+        except OSError as exc:
+            return _fail_usage(f"compare -o {output}: cannot write it ({exc.strerror})")
+        print(f"compare: {path} ({comparison['differing']} of {len(comparison['rows'])} rows differ)")
+    return EXIT_PASS
+
+
 def cmd_survey(args: argparse.Namespace) -> int:
     from .preflight import preflight
     from .settings import UsageError
@@ -289,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("conformance_") and hasattr(args, name):
                 setattr(survey, name, getattr(args, name))
         return cmd_survey(survey)
-    commands = {"run": cmd_run, "survey": cmd_survey, "expectations": cmd_expectations, "diff": cmd_diff, "serve": cmd_serve}
+    commands = {"run": cmd_run, "survey": cmd_survey, "expectations": cmd_expectations, "diff": cmd_diff, "compare": cmd_compare, "serve": cmd_serve}
     return commands[args.command](args)
 
 

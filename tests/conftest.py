@@ -24,7 +24,7 @@ _REAL_TARGET_VARS = (
 SLOW_FIRST = ("test_survey_peers.py", "test_benign_servers.py", "test_pacing_runs.py", "test_cli.py", "test_gate_cli.py", "test_survey.py")
 #: Modules of whole runs (`conformance run` or `survey` against a server): marked ``whole_run``, so
 #: that ``-m "not whole_run"`` is the fast tier for development.
-WHOLE_RUNS = (*SLOW_FIRST, "test_faulty_servers.py")
+WHOLE_RUNS = (*SLOW_FIRST, "test_faulty_servers.py", "test_browser.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

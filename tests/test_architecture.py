@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "s3": LAYER0 | {"settings"},
     "embedded": LAYER0 | {"settings", "server", "s3"},
     "plugin": LAYER0 | {"openapi", "profiles", "options", "expectations", "propspec", "settings", "transport", "checks", "cases", "runner", "property_run", "plan", "ahead", "report", "preflight", "embedded", "fixtures_server"},
-    "cli": LAYER0 | {"__init__", "profiles", "options", "expectations", "checks", "settings", "preflight", "embedded", "server", "survey", "plan", "transport", "fixtures_server"},
+    "cli": LAYER0 | {"__init__", "report", "profiles", "options", "expectations", "checks", "settings", "preflight", "embedded", "server", "survey", "plan", "transport", "fixtures_server"},
     "__main__": {"cli"},
     "__init__": set(),
     "server": {"server"},

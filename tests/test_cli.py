@@ -230,3 +230,4 @@ def test_batches_can_name_input_files_by_presigned_url(tmp_path):
     assert run.code == 0, run.stdout[-2000:] + run.stderr
     sent = [run.report["evidence"][r["evidence_id"]]["request"]["body"]["input_file_id"] for r in run.report["results"] if r["check"] == "batches.create.shape"]
     assert sent == ["[REDACTED]", "[REDACTED]"]  # a presigned URL is a credential
+

@@ -160,7 +160,7 @@ def test_html_escapes_server_controlled_text(tmp_path):
     _, html_path = write_report(report_of(results), tmp_path)
     page = html_path.read_text()
     assert XSS not in page
-    assert "<script" not in page.lower()
+    assert page.lower().count("<script") == 1  # the page's own (evidence links), none from the report
     assert html.escape(XSS, quote=False) in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # message, evidence, case
 
