@@ -125,3 +125,20 @@ def test_compare_html_shows_both_targets_and_filters_the_differing_rows(runs, pa
     assert differing.first.is_visible() and same.first.is_visible()
     page.check("#only-differing")
     assert differing.first.is_visible() and not same.first.is_visible()
+
+
+def test_report_html_filters_the_verdicts_by_status_level_endpoint_and_transport(runs, page):
+    page.goto((runs["bad"] / "report.html").as_uri())
+    verdicts = page.locator("tr.verdict")
+    total = verdicts.count()
+    page.select_option("select[data-filter=status]", "fail")
+    shown = [row for row in verdicts.all() if row.is_visible()]
+    assert 0 < len(shown) < total
+    assert {row.get_attribute("data-status") for row in shown} == {"fail"}
+    page.select_option("select[data-filter=transport]", "openai")
+    both = [row for row in verdicts.all() if row.is_visible()]
+    assert both and {(r.get_attribute("data-status"), r.get_attribute("data-transport")) for r in both} == {("fail", "openai")}
+    assert page.locator("#shown").inner_text() == f"{len(both)} verdicts shown"
+    page.select_option("select[data-filter=status]", "")
+    page.select_option("select[data-filter=transport]", "")
+    assert all(row.is_visible() for row in verdicts.all()[:20])

@@ -45,16 +45,20 @@ def worst(statuses: list[str]) -> str:
 def matrix(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows endpoint × feature, columns transports; each cell: worst status and counts."""
     transports = sorted({r["transport"] for r in report["results"]})
-    cells: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    cells: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in report["results"]:
-        cells[(r["endpoint"], r["feature"])][r["transport"]].append(r["status"])
+        cells[(r["endpoint"], r["feature"])][r["transport"]].append(r)
     rows = []
     for (endpoint, feature), by_transport in sorted(cells.items()):
         row = {"endpoint": endpoint, "feature": feature, "anchor": f"{endpoint}--{feature}", "cells": []}
         for t in transports:
-            statuses = by_transport.get(t, [])
+            verdicts = by_transport.get(t, [])
+            statuses = [v["status"] for v in verdicts]
+            status = worst(statuses) if statuses else "none"
+            # a cell whose worst is only the model's choice (semantic) is told apart from a protocol failure
+            semantic = status in ("fail", "warn") and all(v.get("semantic") for v in verdicts if v["status"] == status)
             row["cells"].append(
-                {"transport": t, "status": worst(statuses) if statuses else "none", "counts": {s: statuses.count(s) for s in STATUSES if statuses.count(s)}}
+                {"transport": t, "status": status, "semantic": semantic, "counts": {s: statuses.count(s) for s in STATUSES if statuses.count(s)}}
             )
         rows.append(row)
     return transports, rows
