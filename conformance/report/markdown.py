@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
+from ..vocabulary import ERROR, FAIL, PASS, SKIP, UNSUPPORTED_OK, WARN
 from .causes import worst_causes
 
 #: What a cell of the grid shows for its worst status.
@@ -20,24 +19,15 @@ def _cell(text: Any) -> str:
 
 
 def grid(report: dict[str, Any]) -> tuple[list[str], list[tuple[str, str, dict[str, str]]]]:
-    """Transports, and per endpoint × feature the worst status through each (warn and a semantic fail told apart)."""
-    transports = sorted({r["transport"] for r in report["results"]})
-    cells: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for r in report["results"]:
-        cells[(r["endpoint"], r["feature"])][r["transport"]].append(r)
-    rows = []
-    for (endpoint, feature), by_transport in sorted(cells.items()):
-        shown = {}
-        for transport in transports:
-            verdicts = by_transport.get(transport, [])
-            if not verdicts:
-                shown[transport] = ""
-                continue
-            worst = min(verdicts, key=lambda v: STATUSES.index(v["status"]))
-            semantic = worst["status"] in (FAIL, WARN) and all(v.get("semantic") for v in verdicts if v["status"] == worst["status"])
-            shown[transport] = MARK[worst["status"]] + (" (semantic)" if semantic else "")
-        rows.append((endpoint, feature, shown))
-    return transports, rows
+    """Transports, and per endpoint × feature the worst status through each (the HTML's matrix; a
+    semantic fail or warn said so)."""
+    from .html import matrix
+
+    transports, rows = matrix(report)
+    return transports, [
+        (row["endpoint"], row["feature"], {c["transport"]: "" if c["status"] == "none" else MARK[c["status"]] + (" (semantic)" if c["semantic"] else "") for c in row["cells"]})
+        for row in rows
+    ]
 
 
 def render_markdown(report: dict[str, Any], limit: int = 10) -> str:
