@@ -254,6 +254,17 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[dict[str, A
     return out
 
 
+def changes(old: dict[str, Any], results: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    """The report's `changes`: what this run's verdicts did against the baseline's (--baseline)."""
+    result = diff(old, {"results": results})
+    target = old.get("target", {})
+    return {
+        "against": {"path": path, "finished": old.get("finished"), "base_url": target.get("base_url"), "suite_version": old.get("suite", {}).get("version")},
+        "counts": {section: len(items) for section, items in result.items()},
+        **result,
+    }
+
+
 def diff_lines(result: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = []
     for section in ("regressions", "fixes", "changed", "new", "removed"):

@@ -449,8 +449,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             # a baseline's entries going stale are fixes, not stale expectations
             stale=[e for e in summary["stale"] if not e["reason"].startswith("baseline: ")],
         )
+    changes = None
+    if settings.baseline_path:
+        from .expectations import changes as changed_since, load_report
+
+        changes = changed_since(load_report(settings.baseline_path), results, settings.baseline_path)
     report = build_report(
         gate=gate,
+        changes=changes,
         target=target,
         started=state["started"].isoformat(timespec="seconds"),
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),

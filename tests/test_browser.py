@@ -26,7 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Two real runs of the models endpoint: the reference server, and one whose errors lack the
-    OpenAI envelope; and `conformance compare` of the two."""
+    OpenAI envelope (with the first as its baseline); and `conformance compare` of the two."""
     from conformance.cli import main
     from tests.faulty import FAULTS, FaultyApp, load_faults
 
@@ -37,7 +37,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     for name, app in (("good", create_app([KEY])), ("bad", FaultyApp(FAULTS["errors_detail_envelope"], api_keys=[KEY]))):
         (root / name).mkdir()
         with ServerThread(app) as server:
-            run = run_conformance(root / name, "--base-url", server.base_url, *scope, env={"OPENAI_API_KEY": KEY})
+            # the faulty run has the clean one as its baseline: its page says what changed
+            baseline = ("--baseline", str(out["good"] / "report.json")) if name == "bad" else ()
+            run = run_conformance(root / name, "--base-url", server.base_url, *scope, *baseline, env={"OPENAI_API_KEY": KEY})
         assert run.code == (0 if name == "good" else 1), run.stdout[-1500:] + run.stderr[-1500:]
         out[name] = root / name / "reports"
     reports = [str(out[name] / "report.json") for name in ("good", "bad")]
@@ -110,10 +112,20 @@ def test_report_html_shows_outcome_causes_and_grid_and_leads_to_the_evidence(run
     assert KEY not in page.content()
 
 
+def test_report_html_with_a_baseline_shows_what_changed_before_the_matrix(runs, page):
+    page.goto((runs["bad"] / "report.html").as_uri())
+    changes = page.locator("#changes")
+    assert changes.is_visible() and changes.bounding_box()["y"] < page.locator("h2", has_text="Matrix").bounding_box()["y"]
+    regressions = page.locator("details#changes-regressions")
+    assert regressions.evaluate("element => element.open") is True
+    assert "errors.envelope" in regressions.inner_text() and "pass" in regressions.inner_text()
+    assert page.locator("details#changes-fixes").count() == 0
+
+
 def test_report_html_of_a_clean_run_has_no_causes(runs, page):
     page.goto((runs["good"] / "report.html").as_uri())
     assert page.locator(".badge.outcome").inner_text() == "PASS"
-    assert page.locator("#causes").count() == 0
+    assert page.locator("#causes").count() == 0 and page.locator("#changes").count() == 0
 
 
 def test_compare_html_shows_both_targets_and_filters_the_differing_rows(runs, page):

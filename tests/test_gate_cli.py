@@ -53,6 +53,7 @@ def test_expectations_turn_known_deviations_into_a_pass_and_a_new_one_fails(tmp_
         (tmp_path / "base").mkdir()
         baseline = run_conformance(tmp_path / "base", "--base-url", server.base_url, *ARGS, "--baseline", str(report), env=env)
         assert baseline.code == 0, baseline.stdout[-2000:]
+        assert baseline.report["changes"]["counts"]["regressions"] == 0 and baseline.report["changes"]["against"]["path"] == str(report)
 
     with ServerThread(FaultyApp(_both(known, extra))) as server:
         (tmp_path / "three").mkdir()
@@ -64,6 +65,23 @@ def test_expectations_turn_known_deviations_into_a_pass_and_a_new_one_fails(tmp_
         (tmp_path / "four").mkdir()
         regressed = run_conformance(tmp_path / "four", "--base-url", server.base_url, *ARGS, "--baseline", str(report), env=env)
         assert regressed.code == 1
+        changes = regressed.report["changes"]
+        assert "models.retrieve.shape" in {r["check"] for r in changes["regressions"]} and changes["counts"]["regressions"] == len(changes["regressions"])
+        assert all(r["was"] == "pass" and r["status"] == "fail" for r in changes["regressions"])
+        assert "since the baseline: " in regressed.stdout and "regression: pass -> fail models.retrieve.shape" in regressed.stdout
+        html = (tmp_path / "four" / "reports" / "report.html").read_text()
+        section = html[html.index('id="changes"'):html.index("<h2>Matrix</h2>")]
+        assert "models.retrieve.shape" in section and "models.list.shape" not in section
+
+    from conformance.server import create_app
+
+    with ServerThread(create_app([API_KEY])) as server:
+        (tmp_path / "five").mkdir()
+        fixed = run_conformance(tmp_path / "five", "--base-url", server.base_url, *ARGS, "--baseline", str(report), "--markdown", str(tmp_path / "five.md"), env=env)
+        assert fixed.code == 0, fixed.stdout[-2000:]
+        changes = fixed.report["changes"]
+        assert changes["regressions"] == [] and "models.list.shape" in {r["check"] for r in changes["fixes"]}
+        assert "### Since the baseline" in (tmp_path / "five.md").read_text()
 
     d = _cli("diff", str(report), str(tmp_path / "three" / "reports" / "report.json"))
     assert d.returncode == 1 and "models.retrieve.shape" in d.stdout and "regressions: " in d.stdout

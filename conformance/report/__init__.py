@@ -85,6 +85,7 @@ def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 def build_report(
     *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int],
     property_based: dict[str, Any] | None = None, gate: dict[str, Any] | None = None, stopped: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     try:
         import openai
@@ -113,6 +114,7 @@ def build_report(
         "totals": totals,
         "by_level": {level: counts([r for r in results if r.get("level", "required") == level and not r.get("semantic")]) for level in ("required", "recommended")} | {"semantic": counts([r for r in results if r.get("semantic")])},
         "gate": gate,
+        **({"changes": changes} if changes else {}),
         "by_transport": {t: counts([r for r in results if r["transport"] == t]) for t in transports},
         "usage": usage,
         **({"property_based": property_based} if property_based else {}),
@@ -149,6 +151,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"gate ({against}): {u[FAIL]} unexpected fail, {u[ERROR]} unexpected error, {gate.get('matched', 0)}/{gate.get('entries', 0)} expectations held, {len(gate.get('stale', []))} stale")
         for entry in gate.get("stale", [])[:10]:
             lines.append(f"  stale: {entry['check']}" + (f" case={entry['case']}" if entry.get("case") else "") + f" (expected {'/'.join(entry['status'])}): {entry['reason'][:100]}")
+    changes = report.get("changes")
+    if changes:
+        lines.append("since the baseline: " + ", ".join(f"{n} {section}" for section, n in changes["counts"].items()))
+        for item in changes["regressions"][:5]:
+            lines.append(f"  regression: {item['was']} -> {item['status']} {item['check']} [{item['case']} · {item['transport']}]")
     return lines
 
 

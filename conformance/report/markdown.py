@@ -52,6 +52,15 @@ def render_markdown(report: dict[str, Any], limit: int = 10) -> str:
     if gate.get("expectations") or gate.get("baseline"):
         u = gate["unexpected"]
         lines += [f"Gate: {u[FAIL]} unexpected fail, {u[ERROR]} unexpected error · {gate.get('matched', 0)}/{gate.get('entries', 0)} expectations held · {len(gate.get('stale', []))} stale", ""]
+    changes = report.get("changes")
+    if changes:
+        lines += ["### Since the baseline", "", " · ".join(f"{n} {section}" for section, n in changes["counts"].items()), ""]
+        if changes["regressions"]:
+            lines += ["| regression | case | transport | message |", "| --- | --- | --- | --- |"]
+            lines += [f"| `{r['check']}` {r['was']} → {r['status']} | {_cell(r['case'])} | {r['transport']} | {_cell(r.get('message', '')[:200])} |" for r in changes["regressions"][:limit]]
+            if len(changes["regressions"]) > limit:
+                lines.append(f"\n… {len(changes['regressions']) - limit} more in report.json")
+            lines.append("")
     causes = report.get("causes") or []
     if causes:
         shown = worst_causes(report, limit)
