@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .vocabulary import CAPABILITIES, ENDPOINTS, PROPERTY_DEPTHS, SEMANTIC_MODES
+from .vocabulary import CAPABILITIES, ENDPOINTS, PROGRESS_MODES, PROPERTY_DEPTHS, SEMANTIC_MODES
 
 #: Defaults that also appear in help texts.
 DEFAULT_TIMEOUT = 60.0
@@ -101,6 +101,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("update-goldens", "update_goldens", "write the target's response shapes to fixtures/golden/ (the golden cases pass) instead of comparing; review the diff before committing", action="store_true"),
     Option("strict", "strict", "every warn (a recommended-level check that does not hold) counts as a fail", action="store_true"),
     Option("semantic", "semantic", "how semantic (model-quality) checks count: fail (default), warn (e.g. a random-weight model), off (not run)", default="fail", choices=SEMANTIC_MODES),
+    Option("progress", "progress", "what the terminal shows while the run goes on: endpoint (default: a line when an endpoint's checks are all done, with its verdicts, requests and time, and every 30 s the endpoints still running), off", default="endpoint", choices=PROGRESS_MODES),
     Option("expectations", "expectations", "YAML file of known deviations (check id -> expected status): only unexpected verdicts decide the exit code; write one with `conformance expectations REPORT.json`", metavar="FILE"),
     Option("strict-expectations", "strict_expectations", "an expectation that no longer matches (the check now passes) fails the run", action="store_true"),
     Option("baseline", "baseline", "an earlier report.json: only regressions against it (and new failing verdicts) decide the exit code", metavar="REPORT"),

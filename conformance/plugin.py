@@ -108,6 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state["stack"].close()
         pytest.exit(f"conformance: {exc}", returncode=2)
     config.stash[_SETTINGS] = settings
+    if not _is_worker(config) and settings.progress != "off":
+        state["progress"] = _progress(config)
 
 
 def _option_values(config: pytest.Config, state: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +163,48 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state["stack"].close()
 
 
+def _progress(config: pytest.Config):
+    """Progress per endpoint, written on the controller's terminal between pytest's own lines."""
+    from .report.progress import Progress
+
+    def write(line: str) -> None:
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            if terminal._tw.width_of_current_line:  # after pytest's progress dots
+                terminal._tw.line()
+            terminal.write_line(line)
+
+    return Progress(write)
+
+
 # -- collection ---------------------------------------------------------------------------------
+def _endpoints_by_param_id(settings) -> dict[str, str]:
+    """The endpoint of every item's parametrize id (case ids do not always name their endpoint: auth., golden.)."""
+    from .plan import case_items, property_items
+
+    out = {f"{case.id}-{transport}": case.endpoint for case, transport in case_items(settings)}
+    out.update({f"property.{endpoint}.{mode}-{transport}": endpoint for endpoint, mode, transport in property_items(settings)})
+    return out
+
+
+def _collected(config: pytest.Config, nodeids: list[str]) -> None:
+    state = config.stash.get(_STATE, None)
+    settings = config.stash.get(_SETTINGS, None)
+    if state is not None and settings is not None and "progress" in state and nodeids:
+        state["progress"].collected(nodeids, _endpoints_by_param_id(settings))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not _is_worker(session.config):
+        _collected(session.config, [item.nodeid for item in session.items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """Under xdist the controller learns the items from the workers' collections (all the same)."""
+    _collected(node.config, list(ids))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_property" in metafunc.fixturenames:
         _parametrize_property(metafunc)
@@ -374,6 +417,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     collect = report.when == "call"
     kept = []
+    verdicts: list[dict[str, Any]] = []
+    requests = 0
     for name, value in report.user_properties:
         if name == "conformance_verdicts":
             verdicts = json.loads(value)
@@ -383,6 +428,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         elif name == "conformance_cost":
             if collect:
                 endpoint, cost = json.loads(value)
+                requests = cost.get("requests", 0)
                 mine = state.setdefault("cost", {}).setdefault(endpoint, dict.fromkeys(COST_KEYS, 0))
                 for key, number in cost.items():
                     mine[key] += number
@@ -393,6 +439,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         else:
             kept.append((name, value))
     report.user_properties = kept
+    if "progress" in state and (collect or (report.when == "setup" and not report.passed)):
+        state["progress"].item_done(report.nodeid, verdicts if collect else [], requests)
 
 
 _CONTROLLER: dict[str, Any] = {}

@@ -130,6 +130,8 @@ class Settings:
     strict: bool = False
     #: How semantic checks count: fail, warn, off.
     semantic: str = "fail"
+    #: What the terminal shows while the run goes on: endpoint (a line per endpoint done), off.
+    progress: str = "endpoint"
     #: Known deviations (--expectations FILE), and where they came from.
     expectations: tuple[Expectation, ...] = ()
     expectations_path: str | None = None
@@ -293,6 +295,7 @@ def resolve(
     update_goldens: bool = False,
     strict: bool = False,
     semantic: str = "fail",
+    progress: str = "endpoint",
     expectations: str | None = None,
     strict_expectations: bool = False,
     baseline: str | None = None,
@@ -363,6 +366,7 @@ def resolve(
         update_goldens=update_goldens,
         strict=strict,
         semantic=semantic,
+        progress=progress,
         expectations=expected,
         expectations_path=str(expectations) if expectations else None,
         strict_expectations=strict_expectations,

@@ -112,3 +112,5 @@ RECOMMENDED_ONLY_SOURCES: frozenset[str] = frozenset({"observed"})
 
 #: How semantic (model-quality) checks count: as fail, as warn, or not at all (skip).
 SEMANTIC_MODES: tuple[str, ...] = ("fail", "warn", "off")
+#: What the terminal shows while a run goes on (--progress).
+PROGRESS_MODES: tuple[str, ...] = ("endpoint", "off")

@@ -37,6 +37,10 @@ def test_embedded_run_passes_through_both_transports(tmp_path):
     assert report["usage"]["requests"] > 0 and report["usage"]["completion_tokens"] > 0
     assert (tmp_path / "reports" / "report.html").exists()
     assert (tmp_path / "reports" / "junit.xml").exists()
+    # progress per endpoint: one line as each endpoint's items are all done, its verdicts counted
+    for endpoint in {r["endpoint"] for r in report["results"]}:
+        verdicts = sum(1 for r in report["results"] if r["endpoint"] == endpoint)
+        assert f"\n{endpoint} done: {verdicts} verdicts (" in run.stdout, endpoint
 
 
 def test_api_key_never_appears_in_any_output(tmp_path):
@@ -48,6 +52,7 @@ def test_api_key_never_appears_in_any_output(tmp_path):
     for text in outputs:
         assert KEY not in text
     assert run.report["target"]["api_key_source"] == "OPENAI_API_KEY"
+    assert "\nchat done: " in run.stdout  # under xdist the controller counts every worker's items
 
 
 def test_a_failing_target_exits_1_and_keeps_the_key_out_of_failures(tmp_path):
