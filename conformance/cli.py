@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("reports", nargs="+", help="report.json files (one column each, in this order)")
     compare.add_argument("-o", "--output", action="append", default=[], metavar="FILE", help="write to FILE: HTML when it ends in .html, else Markdown; repeatable (default: Markdown on standard output)")
 
+    setup = sub.add_parser("setup", help="install what a transport needs ahead of a run: `setup node` installs the pinned openai npm package for the openai-node transport (a run does it the first time otherwise)")
+    setup.add_argument("what", choices=["node"], help="node: the openai npm package (needs Node.js >= 18 and npm on PATH)")
+
     serve = sub.add_parser("serve", help="serve the embedded reference server (keys from $CONFORMANCE_SERVER_API_KEY, comma-separated)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -305,6 +308,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Install the openai-node transport's npm package into its cache directory (npm ci of the shipped lock file)."""
+    from .transport.node_sdk import SDK_VERSION, ensure_installed, install_dir
+
+    print(f"conformance: installing openai@{SDK_VERSION} (npm ci) into {install_dir()} …", flush=True)
+    modules, detail = ensure_installed(verbose=True)
+    if modules is None:
+        return _fail_usage(f"the openai-node transport cannot be set up: {detail}")
+    print(f"conformance: the openai-node transport is ready: openai@{SDK_VERSION} in {modules}, Node.js {detail}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run" and args.conformance_profile == "none":
@@ -315,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("conformance_") and hasattr(args, name):
                 setattr(survey, name, getattr(args, name))
         return cmd_survey(survey)
-    commands = {"run": cmd_run, "survey": cmd_survey, "expectations": cmd_expectations, "diff": cmd_diff, "compare": cmd_compare, "serve": cmd_serve}
+    commands = {"run": cmd_run, "survey": cmd_survey, "expectations": cmd_expectations, "diff": cmd_diff, "compare": cmd_compare, "serve": cmd_serve, "setup": cmd_setup}
     return commands[args.command](args)
 
 

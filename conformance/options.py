@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .vocabulary import CAPABILITIES, ENDPOINTS, PROGRESS_MODES, PROPERTY_DEPTHS, SEMANTIC_MODES
+from .vocabulary import CAPABILITIES, ENDPOINTS, PROGRESS_MODES, PROPERTY_DEPTHS, SEMANTIC_MODES, TRANSPORTS
 
 #: Defaults that also appear in help texts.
 DEFAULT_TIMEOUT = 60.0
@@ -95,6 +95,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("s3-bucket", "s3_bucket", "bucket for batch files (default: $CONFORMANCE_S3_BUCKET; endpoint and credentials from the AWS_* variables; the embedded run starts its own)", metavar="NAME", commands=_BOTH),
     Option("batch-max-wait", "batch_max_wait", f"longest wait for a batch to finish; beyond it its checks are 'error' (default: {DEFAULT_BATCH_MAX_WAIT:g})", default=DEFAULT_BATCH_MAX_WAIT, type=float, metavar="SECONDS"),
     Option("endpoint", "endpoints", f"run only this endpoint's cases ({', '.join(ENDPOINTS)}); repeatable or comma-separated", action="append", metavar="NAME", commands=_BOTH),
+    Option("transport", "transports", f"send the cases through these transports ({', '.join(TRANSPORTS)}: raw HTTP, the official Python SDK, the official Node SDK); repeatable or comma-separated (default: all; without Node.js the openai-node cases are skipped with the reason)", action="append", metavar="NAME", commands=("run",)),
     Option("property", "property_depth", "property-based runs generated from the OpenAPI spec: quick (default; one coverage case per kind of value or violation), deep (every coverage case; pair with --property-examples 50), off", default="quick", choices=PROPERTY_DEPTHS),
     Option("property-examples", "property_examples", f"random (fuzzed) requests per operation and mode in property-based runs (default: {DEFAULT_PROPERTY_EXAMPLES})", default=DEFAULT_PROPERTY_EXAMPLES, type=int, metavar="N"),
     Option("seed", "property_seed", "hypothesis seed of the property-based runs, to reproduce one (default: random; the report records it)", type=int, metavar="N"),

@@ -10,7 +10,13 @@ from .settings import Settings
 
 def case_items(settings: Settings) -> list[tuple[Case, str]]:
     """Every (case, transport) the run collects, in order."""
-    return [(case, transport) for case in all_cases(settings.profile) if settings.selects(case.endpoint) for transport in case.transports]
+    return [
+        (case, transport)
+        for case in all_cases(settings.profile)
+        if settings.selects(case.endpoint)
+        for transport in case.transports
+        if transport in settings.transports
+    ]
 
 
 def property_items(settings: Settings) -> list[tuple[str, str, str]]:
@@ -18,10 +24,11 @@ def property_items(settings: Settings) -> list[tuple[str, str, str]]:
     if settings.property_depth == "off":
         return []
     from .propspec import MODES, load_operations
-    from .vocabulary import TRANSPORTS
+    from .vocabulary import PROPERTY_TRANSPORTS
 
     endpoints = dict.fromkeys(op.endpoint for op in load_operations())
-    return [(endpoint, mode, transport) for endpoint in endpoints if settings.selects(endpoint) for mode in MODES for transport in TRANSPORTS]
+    transports = [t for t in PROPERTY_TRANSPORTS if t in settings.transports]
+    return [(endpoint, mode, transport) for endpoint in endpoints if settings.selects(endpoint) for mode in MODES for transport in transports]
 
 
 @dataclass(frozen=True)

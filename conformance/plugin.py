@@ -108,6 +108,10 @@ def pytest_configure(config: pytest.Config) -> None:
         state["stack"].close()
         pytest.exit(f"conformance: {exc}", returncode=2)
     config.stash[_SETTINGS] = settings
+    if not _is_worker(config) and "openai-node" in settings.transports:
+        from .transport.node_sdk import availability
+
+        availability()  # the npm package is installed once, here, before any worker starts
     if not _is_worker(config) and settings.progress != "off":
         state["progress"] = _progress(config)
 
@@ -505,6 +509,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report = build_report(
         gate=gate,
         changes=changes,
+        openai_node=_openai_node(settings),
         target=target,
         started=state["started"].isoformat(timespec="seconds"),
         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -517,6 +522,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state["report_paths"] = write_report(report, settings.report_dir)
     state["report"] = report
     _write_summaries(report, settings)
+
+
+def _openai_node(settings) -> dict[str, Any] | None:
+    """The report's suite.openai_node when the run went through that transport."""
+    if "openai-node" not in settings.transports:
+        return None
+    from .transport.node_sdk import availability
+
+    info = availability()
+    return {key: info[key] for key in ("sdk", "available", "node", "reason")}
 
 
 def _write_summaries(report: dict[str, Any], settings) -> None:

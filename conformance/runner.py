@@ -326,7 +326,7 @@ def run_case(
     def case_level(spec: CheckSpec) -> str:
         return RECOMMENDED if RECOMMENDED in (spec.level, case.level) else REQUIRED
 
-    reason = applicable(case, settings)
+    reason = applicable(case, settings) or getattr(transport, "unavailable", None)
     if reason:
         return verdicts(SKIP, reason, {})
     request = case.build_request(model, settings.fixtures_url)

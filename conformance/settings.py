@@ -15,7 +15,7 @@ from .profiles import Profile, ProfileError, load_profile
 from .redact import register_secret
 from .vocabulary import (
     CAPABILITIES, CAPABILITY_ENDPOINTS, CHAT_LIKE, ENDPOINTS, MODEL_CHAT_FALLBACK, MODEL_GIVEN, MODEL_PROFILE_DEFAULT,
-    PROPERTY_DEPTHS, SEMANTIC_MODES,
+    PROPERTY_DEPTHS, SEMANTIC_MODES, TRANSPORTS,
 )
 
 DEFAULT_KEY_VARS = ("OPENAI_API_KEY", "SCW_SECRET_KEY")
@@ -116,6 +116,8 @@ class Settings:
     batch_max_wait: float = DEFAULT_BATCH_MAX_WAIT
     #: Only these endpoints' cases run (None: every endpoint).
     endpoints: tuple[str, ...] | None = None
+    #: The transports the cases go through (--transport; default every one).
+    transports: tuple[str, ...] = TRANSPORTS
     #: Property-based runs: depth (off, quick, deep), fuzzed examples per operation and mode, seed.
     property_depth: str = "quick"
     property_examples: int = DEFAULT_PROPERTY_EXAMPLES
@@ -193,6 +195,15 @@ def parse_model_specs(specs: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--model: unknown capability {capability!r} (one of: {', '.join(CAPABILITIES)})")
         models[capability] = name
     return models
+
+
+def parse_transports(specs: list[str] | None) -> tuple[str, ...]:
+    """``--transport`` values (repeatable, comma-separated); every transport when not given."""
+    names = [n.strip() for spec in specs or () for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRANSPORTS]
+    if unknown:
+        raise UsageError(f"--transport: unknown transport {unknown[0]!r} (one of: {', '.join(TRANSPORTS)})")
+    return tuple(t for t in TRANSPORTS if t in names) or TRANSPORTS
 
 
 def parse_endpoints(specs: list[str] | None) -> tuple[str, ...] | None:
@@ -289,6 +300,7 @@ def resolve(
     s3_bucket: str | None = None,
     batch_max_wait: float | None = None,
     endpoints: list[str] | None = None,
+    transports: list[str] | None = None,
     property_depth: str = "quick",
     property_examples: int | None = None,
     property_seed: int | None = None,
@@ -359,6 +371,7 @@ def resolve(
         s3=find_s3(s3_bucket),
         batch_max_wait=batch_max_wait,
         endpoints=parse_endpoints(endpoints),
+        transports=parse_transports(transports),
         property_depth=property_depth,
         property_examples=property_examples,
         # drawn here when not given, so that every worker of the run and the report share it

@@ -83,8 +83,12 @@ BATCH_INPUT_FILE_FORMS: tuple[str, ...] = (S3_URL, PRESIGNED_URL)
 #: a few fuzzed ones); deep (every coverage case).
 PROPERTY_DEPTHS: tuple[str, ...] = ("off", "quick", "deep")
 
-#: The two ways the suite reaches a target.
-TRANSPORTS: tuple[str, ...] = ("http", "openai")
+#: The ways the suite reaches a target: raw HTTP (httpx), the official Python SDK (openai), the
+#: official Node SDK (openai-node: the openai npm package, through a Node process).
+TRANSPORTS: tuple[str, ...] = ("http", "openai", "openai-node")
+#: The transports property-based runs go through (hundreds of generated requests each: the Node
+#: SDK's parsing is judged by the cases).
+PROPERTY_TRANSPORTS: tuple[str, ...] = ("http", "openai")
 
 #: Verdict statuses, worst first (used to summarise a cell of the matrix). ``warn``: a
 #: recommended-level check (or finding) that does not hold; it never decides the exit code

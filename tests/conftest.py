@@ -65,6 +65,11 @@ class Run:
 #: The servers the tests start have no rate limits (the default profile's are Scaleway's): runs
 #: are not paced unless a test asks for it (``--rpm``/``--tpm`` given later win).
 UNPACED = ("--rpm", "0", "--tpm", "0")
+#: The transports a test's run goes through unless it names them (``--transport``): the wire and
+#: the Python SDK. The Node SDK's process adds a third of the time to every run; the runs about it
+#: name it (the embedded run, the key test, the combined benign server, the Node-only faults).
+DEFAULT_TEST_TRANSPORTS = ("--transport", "http,openai")
+EVERY_TRANSPORT = ("--transport", "http,openai,openai-node")
 
 
 def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240, fork: bool = True) -> Run:
@@ -76,7 +81,8 @@ def run_conformance(tmp_path: Path, *args: str, env: dict[str, str] | None = Non
     report_dir = tmp_path / "reports"
     full_env = {k: v for k, v in os.environ.items() if k not in _REAL_TARGET_VARS}
     full_env.update(env or {})
-    argv = ["run", "--report-dir", str(report_dir), *UNPACED, *args]
+    named = any(arg.startswith("--transport") for arg in args)
+    argv = ["run", "--report-dir", str(report_dir), *UNPACED, *(() if named else DEFAULT_TEST_TRANSPORTS), *args]
     if fork:
         from .forked import run_forked
 
@@ -114,3 +120,15 @@ def local_s3_env(s3_variables, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     for name, value in s3_variables.items():
         monkeypatch.setenv(name, value)
     return s3_variables
+
+
+def node_or_skip() -> None:
+    """Skip a test that needs the openai-node transport where Node.js is missing (a failure where
+    CONFORMANCE_NODE_TESTS=required, as in .ci/run)."""
+    from conformance.transport.node_sdk import availability
+
+    info = availability()
+    if not info["available"]:
+        if os.environ.get("CONFORMANCE_NODE_TESTS") == "required":
+            pytest.fail(f"the openai-node transport must run here: {info['reason']}")
+        pytest.skip(info["reason"])

@@ -19,16 +19,17 @@ import os
 import pytest
 
 from conformance.server import ServerThread
+from conformance.vocabulary import TRANSPORTS
 from tests.faulty import API_KEY
 from tests.faulty.benign import BENIGN, BenignApp, combined, known_false, run_args
 
-from .conftest import run_conformance
+from .conftest import DEFAULT_TEST_TRANSPORTS, EVERY_TRANSPORT, node_or_skip, run_conformance
 
 #: Verdicts that are not allowed against a correct server.
 _WRONG = ("fail", "error")
 
 
-def _false_verdicts(run, transports=("http", "openai")) -> list[dict]:
+def _false_verdicts(run, transports=TRANSPORTS) -> list[dict]:
     return [r for r in run.report["results"] if r["status"] in _WRONG and r["transport"] in transports]
 
 
@@ -37,11 +38,11 @@ def _describe(results: list[dict]) -> str:
     return f"{len(lines)} false verdict(s):\n" + "\n".join(lines)
 
 
-def _run(tmp_path, variants, s3_env, *, scope=None):
+def _run(tmp_path, variants, s3_env, *, scope=None, transports=DEFAULT_TEST_TRANSPORTS):
     env = {"OPENAI_API_KEY": API_KEY, **s3_env}
     with ServerThread(BenignApp(variants)) as server:
         endpoints = [f"--endpoint={endpoint}" for endpoint in scope or ()]
-        args = ("--base-url", server.base_url, "--workers", "0", "--property", "off", *endpoints, *run_args(variants))
+        args = ("--base-url", server.base_url, "--workers", "0", "--property", "off", *endpoints, *transports, *run_args(variants))
         run = run_conformance(tmp_path, *args, env=env, timeout=600)
     assert run.report is not None, run.stderr + run.stdout[-3000:]
     return run
@@ -55,7 +56,10 @@ def test_every_variant_cites_what_allows_it():
 
 def test_combined_benign_server_gets_no_fail(tmp_path, local_s3_env):
     """Every combinable variant at once, every endpoint: no fail, no error, exit code 0."""
-    run = _run(tmp_path, combined(), local_s3_env)
+    # through every transport: a server the specs allow must not break the Node SDK either
+    node_or_skip()
+    run = _run(tmp_path, combined(), local_s3_env, transports=EVERY_TRANSPORT)
+    assert {r["transport"] for r in run.report["results"]} == set(TRANSPORTS)
     wrong = _false_verdicts(run)
     assert not wrong, _describe(wrong)
     assert run.code == 0, run.stdout[-2000:] + run.stderr

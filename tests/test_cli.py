@@ -9,9 +9,10 @@ import jsonschema
 import pytest
 
 from conformance.paths import PACKAGE_DIR
+from conformance.transport.node_sdk import SDK_VERSION
 from conformance.server import ServerThread, create_app
 
-from .conftest import run_conformance
+from .conftest import EVERY_TRANSPORT, node_or_skip, run_conformance
 
 KEY = "sk-test-cli-secret-4242"
 
@@ -20,8 +21,9 @@ def _sdk_check_on_http(result: dict) -> bool:
     return result["check"] == "sdk.accepts_response" and result["transport"] == "http"
 
 
-def test_embedded_run_passes_through_both_transports(tmp_path):
-    run = run_conformance(tmp_path)
+def test_embedded_run_passes_through_every_transport(tmp_path):
+    node_or_skip()
+    run = run_conformance(tmp_path, *EVERY_TRANSPORT)
     assert run.code == 0, run.stdout[-3000:] + run.stderr
     report = run.report
     schema = json.loads((PACKAGE_DIR / "schemas" / "report.schema.json").read_text())
@@ -31,7 +33,11 @@ def test_embedded_run_passes_through_both_transports(tmp_path):
     statuses = {r["status"] for r in report["results"] if not _sdk_check_on_http(r)}
     assert statuses <= {"pass", "unsupported-ok"}, statuses
     assert all(r["status"] == "skip" for r in report["results"] if _sdk_check_on_http(r)), "what the SDK accepts cannot be judged through raw HTTP"
-    assert {r["transport"] for r in report["results"]} == {"http", "openai"}
+    assert {r["transport"] for r in report["results"]} == {"http", "openai", "openai-node"}
+    # the Node SDK ran (this machine has Node.js): pinned version and the Node that ran it are recorded
+    node = report["suite"]["openai_node"]
+    assert node["available"] is True and node["sdk"] == SDK_VERSION and node["node"].startswith("v"), node
+    assert not [r for r in report["results"] if r["transport"] == "openai-node" and r["status"] == "skip" and "unavailable" in r["message"]]
     assert {r["endpoint"] for r in report["results"]} >= {"models", "chat"}
     assert report["totals"]["unsupported-ok"] >= 12 * 2
     assert report["usage"]["requests"] > 0 and report["usage"]["completion_tokens"] > 0
@@ -46,7 +52,7 @@ def test_embedded_run_passes_through_both_transports(tmp_path):
 def test_api_key_never_appears_in_any_output(tmp_path):
     # A full run against a server with a known key: terminal, report, HTML and JUnit are all searched.
     with ServerThread(create_app([KEY])) as server:
-        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "2", env={"OPENAI_API_KEY": KEY})
+        run = run_conformance(tmp_path, "--base-url", server.base_url, "--workers", "2", *EVERY_TRANSPORT, env={"OPENAI_API_KEY": KEY})
     assert run.code == 0, run.stdout[-2000:]
     outputs = [run.stdout, run.stderr] + [p.read_text() for p in (tmp_path / "reports").iterdir()]
     for text in outputs:
@@ -234,5 +240,5 @@ def test_batches_can_name_input_files_by_presigned_url(tmp_path):
     run = run_conformance(tmp_path, "--profile", str(path), "--workers", "0", "--", "-k", "batches.chat")
     assert run.code == 0, run.stdout[-2000:] + run.stderr
     sent = [run.report["evidence"][r["evidence_id"]]["request"]["body"]["input_file_id"] for r in run.report["results"] if r["check"] == "batches.create.shape"]
-    assert sent == ["[REDACTED]", "[REDACTED]"]  # a presigned URL is a credential
+    assert sent and set(sent) == {"[REDACTED]"} and len(sent) == len({r["transport"] for r in run.report["results"]})  # a presigned URL is a credential
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.server import ServerThread
+from conformance.vocabulary import TRANSPORTS
 from tests.faulty import API_KEY, FAULTS, FaultyApp, load_faults
 
 load_faults()
@@ -13,7 +14,7 @@ load_faults()
 #: changes a documented field, constant or type (that is its job), whatever the fault's family.
 ANY_FAULT_COLLATERAL = frozenset({"golden.shape.matches"})
 
-from .conftest import run_conformance
+from .conftest import node_or_skip, run_conformance
 
 
 def same_exchange_collateral(run, fault) -> set[str]:
@@ -31,10 +32,13 @@ def same_exchange_collateral(run, fault) -> set[str]:
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
     fault = FAULTS[name]
+    if "openai-node" in fault.transports:
+        node_or_skip()
     env = {"OPENAI_API_KEY": API_KEY, **local_s3_env}
     with ServerThread(FaultyApp(fault)) as server:
         scope = [f"--endpoint={endpoint}" for endpoint in fault.scope or ()]
         depth = ["--seed", "1"] if fault.property else ["--property", "off"]
+        scope.append("--transport=" + ",".join(TRANSPORTS if fault.only else fault.transports))
         # the profile named explicitly: its (hosted) models are the configured ones /models must list
         run = run_conformance(tmp_path, "--base-url", server.base_url, "--profile", fault.profile, "--workers", "0", *scope, *depth, env=env)
         if fault.property:
@@ -57,6 +61,12 @@ def test_faulty_server_is_caught(name, tmp_path, local_s3_env):
         assert not missing, f"{name}: {sorted(missing)} did not fail through {transport}; failing: {sorted(run.failing_checks(transport))}"
         unwarned = warns - run.warning_checks(transport) - run.failing_checks(transport)
         assert not unwarned, f"{name}: {sorted(unwarned)} (recommended) did not warn through {transport}; warning: {sorted(run.warning_checks(transport))}"
+    if fault.only:  # the other clients read these answers: no verdict of the fault's checks fails through them
+        for transport in set(TRANSPORTS) - set(fault.transports):
+            wrongly = (fails | warns) & (run.failing_checks(transport) | run.warning_checks(transport))
+            assert not wrongly, f"{name}: {sorted(wrongly)} failed through {transport} too, the fault should break only {fault.transports}"
+        named = {r["transport"] for r in run.report["results"] if r["check"] in fails and r["status"] == "fail"}
+        assert named == set(fault.transports), f"{name}: the report names {sorted(named)}"
     # the run ends with its worst causes, not with one FAILED line per item (those on request: -rf)
     tail = run.stdout.splitlines()[-14:]
     assert "FAILED" not in run.stdout and any(line.startswith("causes (") for line in tail), run.stdout[-1500:]

@@ -20,11 +20,18 @@ def json_body(ctx, ex):
     require(isinstance(ex.json, dict), f"body is a JSON {type(ex.json).__name__}, expected an object")
 
 
-@check("sdk.accepts_response", source="sdk: openai.OpenAI (its resource methods read the response without raising)")
+#: The transports that are an official SDK, and what to call each in a message.
+SDKS = {"openai": "the openai client (Python)", "openai-node": "the openai Node SDK"}
+
+
+@check(
+    "sdk.accepts_response",
+    source="sdk: openai.OpenAI (its resource methods read the response without raising); the openai npm package's OpenAI client and its stream helpers (chat.completions.stream, responses.stream) for openai-node",
+)
 def sdk_accepts_response(ctx, ex):
-    """The official openai client reads the response without raising."""
-    if ex.transport != "openai":
-        raise Skip(f"only judged through the openai client; this exchange went through the {ex.transport} transport")
-    require(ex.client_error is None, f"the openai client failed on this response: {ex.client_error}")
+    """The official SDK (Python's openai, Node's openai) reads the response without raising."""
+    if ex.transport not in SDKS:
+        raise Skip(f"only judged through an official SDK; this exchange went through the {ex.transport} transport")
+    require(ex.client_error is None, f"{SDKS[ex.transport]} failed on this response: {ex.client_error}")
     # what the SDK declined to do with a valid answer (e.g. parse a stream cut at max_tokens) is noted, not failed
     return ex.client_note

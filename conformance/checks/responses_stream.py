@@ -155,6 +155,8 @@ def deltas_concatenate(ctx, ex):
             done[key] = event.get("text")
         elif event["type"] == "response.content_part.done":
             part = event.get("part") or {}
+            if part.get("type") not in (None, "output_text"):
+                continue  # a reasoning_text or refusal part (OutputContent): its deltas are other events
             require(key in texts, f"content part {key} is done but carried no output_text deltas")
             require(part.get("text") == texts[key], f"content_part.done text {short(part.get('text'))} != the deltas {short(texts[key])}")
     require(texts, "the stream carried no response.output_text.delta")

@@ -18,7 +18,7 @@ from ..redact import redact_obj
 from ..vocabulary import ERROR, FAIL, PASS, SKIP, STATUSES, UNSUPPORTED_OK, WARN
 from .causes import causes, worst_causes
 
-REPORT_VERSION = "3.2"
+REPORT_VERSION = "3.3"
 
 
 @cache
@@ -53,9 +53,12 @@ def outcome(results: list[dict[str, Any]], stale_fails: bool = False) -> str:
 
 
 def transport_differences(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The (case, check) whose verdicts differ between the transports that judged it (a skip, e.g.
+    a transport unavailable or a check only an SDK can judge, is no verdict to differ from)."""
     by_key: dict[tuple[str, str], dict[str, str]] = {}
     for r in results:
-        by_key.setdefault((r["case"], r["check"]), {})[r["transport"]] = r["status"]
+        if r["status"] != "skip":
+            by_key.setdefault((r["case"], r["check"]), {})[r["transport"]] = r["status"]
     return [
         {"case": case, "check": check, "statuses": statuses}
         for (case, check), statuses in sorted(by_key.items())
@@ -85,7 +88,7 @@ def share_evidence(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 def build_report(
     *, target: dict[str, Any], started: str, finished: str, duration_s: float, results: list[dict[str, Any]], usage: dict[str, int],
     property_based: dict[str, Any] | None = None, gate: dict[str, Any] | None = None, stopped: dict[str, Any] | None = None,
-    changes: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None, openai_node: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     try:
         import openai
@@ -104,7 +107,7 @@ def build_report(
     transports = sorted({r["transport"] for r in results})
     report = {
         "report_version": REPORT_VERSION,
-        "suite": {"name": "conformance", "version": __version__, "python": platform.python_version(), "openai": openai_version},
+        "suite": {"name": "conformance", "version": __version__, "python": platform.python_version(), "openai": openai_version, **({"openai_node": openai_node} if openai_node else {})},
         "target": target,
         "started": started,
         "finished": finished,
@@ -138,6 +141,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     ]
     if report.get("stopped"):
         lines.insert(1, f"STOPPED: {report['stopped']['message']}")
+    node = report["suite"].get("openai_node")
+    if node and not node["available"]:
+        lines.append(f"openai-node: its cases are skipped: {node['reason']} (`conformance setup node` once Node.js is there)")
     if usage.get("by_endpoint"):
         lines.append("cost: " + " · ".join(f"{e} {u['requests']} requests, {u['prompt_tokens']}+{u['completion_tokens']} tokens" for e, u in usage["by_endpoint"].items()))
     levels = report.get("by_level", {})

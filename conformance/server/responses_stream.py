@@ -37,10 +37,16 @@ def _item_events(index: int, item: dict[str, Any], deltas: list[str]) -> Iterato
         yield {"type": "response.output_text.done", **at, "text": part["text"], "logprobs": []}
         yield {"type": "response.content_part.done", **at, "part": part}
     elif item["type"] == "reasoning":
+        # the reasoning_text part is announced like a message's output_text part (OutputContent
+        # includes ReasoningTextContent): the openai Node SDK's accumulator needs the part before
+        # its deltas ("missing content at index 0"); the Python SDK does not look
+        part = item["content"][0]
         at = {**where, "content_index": 0}
+        yield {"type": "response.content_part.added", **at, "part": {**part, "text": ""}}
         for delta in deltas:
             yield {"type": "response.reasoning_text.delta", **at, "delta": delta}
-        yield {"type": "response.reasoning_text.done", **at, "text": item["content"][0]["text"]}
+        yield {"type": "response.reasoning_text.done", **at, "text": part["text"]}
+        yield {"type": "response.content_part.done", **at, "part": part}
     elif item["type"] == "function_call":
         for delta in deltas:
             yield {"type": "response.function_call_arguments.delta", **where, "delta": delta}

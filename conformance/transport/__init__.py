@@ -1,4 +1,4 @@
-"""Transports: one interface (send an ApiRequest, get an Exchange), raw httpx and the openai SDK."""
+"""Transports: one interface (send an ApiRequest, get an Exchange), raw httpx, the openai SDK and the openai npm package."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .base import ApiRequest, Counter, Exchange, TargetDown, Transport, Unjudgea
 from .http import HttpTransport
 from .pacing import PacedTransport, Pacer, RunState
 from .policy import UNJUDGEABLE_STATUSES, retries_for
+from .node_sdk import NodeSdkTransport
 from .sdk import SdkTransport
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Counter",
     "Exchange",
     "HttpTransport",
+    "NodeSdkTransport",
     "PacedTransport",
     "Pacer",
     "RunState",
@@ -37,6 +39,8 @@ def make_transport(name: str, base_url: str, api_key: str | None, timeout: float
         transport: Transport = HttpTransport(base_url, api_key, timeout)
     elif name == "openai":
         transport = SdkTransport(base_url, api_key, timeout)
+    elif name == "openai-node":
+        transport = NodeSdkTransport(base_url, api_key, timeout)
     else:
         raise ValueError(f"unknown transport {name!r}")
     return PacedTransport(transport, pacer) if pacer is not None else transport

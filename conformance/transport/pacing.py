@@ -286,6 +286,11 @@ class PacedTransport:
         self.pacer = pacer
         self.name = inner.name
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why the inner transport cannot send at all (its cases are skipped), or None."""
+        return getattr(self.inner, "unavailable", None)
+
     def send(self, request: ApiRequest) -> Exchange:
         with self.pacer.request(request):
             try:

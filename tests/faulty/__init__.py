@@ -87,8 +87,12 @@ class Fault:
     collateral: frozenset[str] = frozenset()
     #: The run's expected outcome: "fail" (exit 1) or "error" (exit 2: could not judge).
     outcome: str = "fail"
-    #: Only judge these transports (default: the fault must show through both).
+    #: The transports the fault must show through, and the run goes through (default: raw HTTP and
+    #: the Python SDK; the wire checks are the same through the Node SDK).
     transports: tuple[str, ...] = ("http", "openai")
+    #: The fault breaks only those transports' clients: the run goes through every transport and
+    #: the others must not fail its checks (e.g. what only the Node SDK trips on).
+    only: bool = False
     #: The endpoints whose cases the run includes (``conformance run --endpoint``); None: all of them.
     scope: tuple[str, ...] | None = None
     #: Only property-based runs catch it: the run has them on (fixed seed); every other fault's
@@ -135,6 +139,7 @@ def fault(
     collateral: set[str] = frozenset(),
     outcome: str = "fail",
     transports=("http", "openai"),
+    only: bool = False,
     scope: tuple[str, ...] | None | object = _DEFAULT_SCOPE,
     property: bool = False,
     warns: set[str] = frozenset(),
@@ -160,6 +165,7 @@ def fault(
             collateral=frozenset(collateral),
             outcome=outcome,
             transports=tuple(transports),
+            only=only,
             scope=_default_scope(name, fn.__module__) if scope is _DEFAULT_SCOPE else scope,
             property=property,
             warns=frozenset(warns),
