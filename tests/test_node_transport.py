@@ -212,3 +212,14 @@ def test_the_lock_file_pins_the_package_json_version():
     assert lock["packages"]["node_modules/openai"]["version"] == node_sdk.SDK_VERSION
     assert lock["packages"]["node_modules/openai"]["integrity"].startswith("sha512-")
     assert shutil.which("node") is None or node_sdk.find_node()[0] is not None
+
+
+def test_float_embeddings_answering_the_sdks_base64_request_are_a_client_error(server, transport):
+    vector = [0.5, -0.25, 1.0, 0.0]
+    server.answer = lambda path, body: (200, "application/json", json.dumps({"object": "list", "model": "e", "data": [{"object": "embedding", "index": 0, "embedding": vector}], "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode())
+    ex = transport.send(ApiRequest("POST", "/embeddings", body={"model": "e", "input": "x"}))
+    assert ex.client_error and "garbage vectors" in ex.client_error
+    assert ex.json["data"][0]["embedding"] == vector  # the embeddings checks judge what the server sent
+    # asked for floats by the application: the SDK leaves them alone
+    ex = transport.send(ApiRequest("POST", "/embeddings", body={"model": "e", "input": "x", "encoding_format": "float"}))
+    assert ex.client_error is None and ex.json["data"][0]["embedding"] == vector

@@ -137,6 +137,24 @@ def _request_message(request: ApiRequest) -> dict[str, Any]:
     return message
 
 
+def _floats_decoded_as_base64(request: ApiRequest, raw: bytes) -> str | None:
+    """openai-node asks for base64 embeddings when the request names no encoding_format and then
+    decodes whatever came as base64 (``toFloat32Array`` of an array of numbers): a server that
+    ignores encoding_format and answers float arrays gives a Node application garbage vectors."""
+    body = request.body if isinstance(request.body, dict) else {}
+    if request.path != "/embeddings" or "encoding_format" in body or request.raw_body is not None:
+        return None
+    value, error = decode_json(raw)
+    data = value.get("data") if error is None and isinstance(value, dict) else None
+    arrays = [item for item in data or [] if isinstance(item, dict) and isinstance(item.get("embedding"), list)]
+    if not arrays:
+        return None
+    return (
+        "the SDK asked for encoding_format \"base64\" (its default) and the answer carries float arrays: "
+        f"openai-node decodes them as base64 all the same, so the application gets garbage vectors ({len(arrays)} of {len(data)} embeddings)"
+    )
+
+
 def _wire_json(request: ApiRequest, raw: bytes) -> tuple[Any, str | None]:
     """The body as sent, where the SDK's own reading is not available (it raised, or gave back
     text): JSON, with embeddings the SDK asked for in base64 (it does when the request names no
@@ -313,6 +331,8 @@ class NodeSdkTransport:
                     f"the SDK handed back the JSON body as a string, not parsed: it does not read Content-Type "
                     f"{exchange.headers.get('content-type', '(none)')!r} as JSON"
                 )
+        if exchange.client_error is None and answer.get("has_value") and exchange.ok:
+            exchange.client_error = _floats_decoded_as_base64(request, raw)
         if exchange.content_type == "text/event-stream":
             exchange.sse, wire_chunks = decode_stream(raw)
             # what the SDK yielded; where it raised part-way, the stream's own chunks (the driver
