@@ -223,3 +223,26 @@ def test_float_embeddings_answering_the_sdks_base64_request_are_a_client_error(s
     # asked for floats by the application: the SDK leaves them alone
     ex = transport.send(ApiRequest("POST", "/embeddings", body={"model": "e", "input": "x", "encoding_format": "float"}))
     assert ex.client_error is None and ex.json["data"][0]["embedding"] == vector
+
+
+def test_a_driver_that_dies_is_restarted_and_what_was_in_flight_is_could_not_judge(server, transport):
+    transport.send(ApiRequest("GET", "/models"))
+    first = transport._driver
+    gate = threading.Event()
+
+    def slow(path, body):
+        gate.wait(10)
+        return 200, "application/json", b"{}"
+
+    server.answer = slow
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(transport.send, ApiRequest("GET", "/models/slow"))
+        deadline = time.monotonic() + 20
+        while not any(path == "/v1/models/slow" for _, path, _, _ in server.seen) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the request is in flight: the server holds it
+        first.process.kill()
+        with pytest.raises(Unjudgeable, match="exited"):
+            pending.result(timeout=30)
+    gate.set()
+    server.answer = lambda path, body: (200, "application/json", b'{"object": "list", "data": []}')
+    assert transport.send(ApiRequest("GET", "/models")).status == 200 and transport._driver is not first

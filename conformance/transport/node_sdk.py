@@ -36,9 +36,10 @@ MIN_NODE_MAJOR = 18
 #: The pinned SDK version (package.json; package-lock.json fixes it and its integrity).
 SDK_VERSION: str = json.loads((DRIVER_DIR / "package.json").read_text())["dependencies"]["openai"]
 INSTALL_TIMEOUT_S = 300
-#: How long to wait for the driver's answer beyond the request's own timeout (the driver times a
-#: request out itself when nothing arrives for that long; this bounds a driver that hangs).
-ANSWER_MARGIN_S = 120.0
+#: The longest wait for one answer from a running driver (it times a request out itself when
+#: nothing arrives for the request's timeout; a stream may go on sending for long: a day bounds a
+#: driver that hangs).
+ANSWER_BOUND_S = 86400.0
 
 
 def cache_root() -> Path:
@@ -182,11 +183,15 @@ class _Driver:
             CONFORMANCE_WRONG_KEY=WRONG_KEY, CONFORMANCE_TIMEOUT_MS=str(int(timeout * 1000)),
         )
         node, _ = find_node()
-        self.process = subprocess.Popen(
-            [node or "node", str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(DRIVER_DIR),
-        )
+        try:
+            self.process = subprocess.Popen(
+                [node or "node", str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(DRIVER_DIR),
+            )
+        except OSError as exc:
+            raise Unjudgeable(f"the openai-node driver could not start: {exc}") from exc
         self.pending: dict[int, Future] = {}
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
         self.next_id = 0
         self.stderr: list[str] = []
         self.ready: queue.Queue = queue.Queue()
@@ -202,6 +207,9 @@ class _Driver:
         if not self.info.get("ready"):
             self.close()
             raise Unjudgeable(f"the openai-node driver did not start: {self.stderr_tail()}")
+        if self.info.get("sdk") != SDK_VERSION:
+            self.close()
+            raise Unjudgeable(f"the openai-node driver loaded openai {self.info.get('sdk')}, not the pinned {SDK_VERSION}")
 
     def stderr_tail(self) -> str:
         return " ".join(self.stderr[-3:]).strip()[:500] or "(no output)"
@@ -212,18 +220,28 @@ class _Driver:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if message.get("ready") is not None and "id" not in message:
-                self.ready.put(message)
-                continue
-            with self.lock:
-                future = self.pending.pop(message.get("id"), None)
-            if future is not None:
-                future.set_result(message)
+        try:
+            for line in self.process.stdout:
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(message, dict):
+                    continue
+                if message.get("ready") is not None and "id" not in message:
+                    self.ready.put(message)
+                    continue
+                with self.lock:
+                    future = self.pending.pop(message.get("id"), None)
+                if future is not None:
+                    future.set_result(message)
+        finally:
+            self._ended()
+
+    def _ended(self) -> None:
+        """The driver's output ended (it exited, or reading it failed): fail what is in flight."""
+        if self.process.poll() is None:
+            self.process.kill()
         self.ready.put({})
         with self.lock:
             left, self.pending = self.pending, {}
@@ -244,20 +262,28 @@ class _Driver:
             self.next_id += 1
             ident = self.next_id
             self.pending[ident] = future
-            line = json.dumps({"id": ident, "request": message}, allow_nan=False) + "\n"
-            try:
+        line = json.dumps({"id": ident, "request": message}, allow_nan=False) + "\n"
+        try:
+            with self.write_lock:
                 assert self.process.stdin is not None
                 self.process.stdin.write(line.encode())
                 self.process.stdin.flush()
-            except (OSError, ValueError) as exc:
-                self.pending.pop(ident, None)
-                raise Unjudgeable(f"could not hand the request to the openai-node driver: {exc}") from exc
-        try:
-            return future.result(timeout=wait)
-        except FutureTimeout:
+        except (OSError, ValueError) as exc:
             with self.lock:
                 self.pending.pop(ident, None)
-            raise Unjudgeable(f"the openai-node driver gave no answer within {wait:g} s", kind="timeout") from None
+            raise Unjudgeable(f"could not hand the request to the openai-node driver: {exc}") from exc
+        # the driver answers every request (it times one out when nothing arrives for the
+        # request's timeout, as httpx does): wait as long as it runs, however long the answer takes
+        waited = 0.0
+        while True:
+            try:
+                return future.result(timeout=5.0)
+            except FutureTimeout:
+                waited += 5.0
+                if not self.alive or waited >= wait:
+                    with self.lock:
+                        self.pending.pop(ident, None)
+                    raise Unjudgeable(f"the openai-node driver gave no answer ({'it exited' if not self.alive else f'within {wait:g} s'})", kind="timeout") from None
 
     def close(self) -> None:
         self._finalizer()
@@ -302,7 +328,7 @@ class NodeSdkTransport:
             json.dumps(message, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise Unjudgeable(f"the openai-node transport cannot carry this request as JSON: {exc}") from exc
-        answer = self._running().ask(message, self.timeout + ANSWER_MARGIN_S)
+        answer = self._running().ask(message, ANSWER_BOUND_S)
         if "unjudgeable" in answer:
             raise Unjudgeable(answer["unjudgeable"]["message"], kind=answer["unjudgeable"].get("kind", "broken"))
         if "not_sent" in answer:

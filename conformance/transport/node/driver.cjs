@@ -5,10 +5,13 @@
 // CONFORMANCE_WRONG_KEY, CONFORMANCE_TIMEOUT_MS.
 'use strict';
 
+const path = require('node:path');
 const readline = require('node:readline');
-const OpenAI = require('openai');
-const { toFile } = require('openai');
-const { VERSION: SDK_VERSION } = require('openai/version');
+// the pinned package, from the install directory only (never a node_modules found elsewhere)
+const SDK_DIR = path.join(process.env.NODE_PATH || '', 'openai');
+const OpenAI = require(SDK_DIR);
+const { toFile } = OpenAI;
+const { VERSION: SDK_VERSION } = require(path.join(SDK_DIR, 'version'));
 
 const BASE_URL = process.env.CONFORMANCE_BASE_URL;
 const TIMEOUT_MS = Number(process.env.CONFORMANCE_TIMEOUT_MS || 60000);
@@ -19,7 +22,8 @@ const KEYS = {
 };
 // what the SDK's stream helpers raise when they decline to parse a valid answer cut at max_tokens
 const PARSE_REFUSALS = ['LengthFinishReasonError', 'ContentFilterFinishReasonError'];
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET']);
+// no connection could be made (a reset after sending is a broken answer, not an unreachable target)
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function write(message) {
   process.stdout.write(JSON.stringify(message) + '\n');
@@ -180,7 +184,10 @@ async function readStream(stream, finish) {
 
 function describe(error) {
   const name = (error && error.constructor && error.constructor.name) || 'Error';
-  const message = error && error.message ? String(error.message).split('\n')[0] : String(error);
+  let message = error && error.message ? String(error.message).split('\n')[0] : String(error);
+  for (const key of [KEYS.valid, KEYS.wrong]) {
+    if (key && key.length >= 8) message = message.split(key).join('[REDACTED]');
+  }
   return `${name}: ${message}`;
 }
 
@@ -268,12 +275,17 @@ lines.on('line', (line) => {
     .catch((error) => write({ id: message.id, driver_error: describe(error) }))
     .finally(() => {
       pending -= 1;
-      if (closed && pending === 0) process.exit(0);
+      if (closed && pending === 0) exitFlushed();
     });
 });
 // stdin closed: finish what is in flight, then exit
 lines.on('close', () => {
   closed = true;
-  if (pending === 0) process.exit(0);
+  if (pending === 0) exitFlushed();
 });
+
+// stdout to a pipe is written asynchronously: exit once what is written has gone out
+function exitFlushed() {
+  process.stdout.write('', () => process.exit(0));
+}
 write({ ready: true, sdk: SDK_VERSION, node: process.version });
