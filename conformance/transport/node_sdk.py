@@ -192,6 +192,7 @@ class _Driver:
         self.pending: dict[int, Future] = {}
         self.lock = threading.Lock()
         self.write_lock = threading.Lock()
+        self.ended = False
         self.next_id = 0
         self.stderr: list[str] = []
         self.ready: queue.Queue = queue.Queue()
@@ -216,7 +217,9 @@ class _Driver:
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        # its output ended: dead, even while the process is still being torn down (poll() can
+        # say "running" a moment after the pipe closed)
+        return not self.ended and self.process.poll() is None
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -240,6 +243,7 @@ class _Driver:
 
     def _ended(self) -> None:
         """The driver's output ended (it exited, or reading it failed): fail what is in flight."""
+        self.ended = True
         if self.process.poll() is None:
             self.process.kill()
         self.ready.put({})
