@@ -6,9 +6,7 @@ transport, the named checks must fail through openai-node and must not fail thro
 
 from __future__ import annotations
 
-import json
-
-from . import Req, Resp, fault
+from . import fault
 from .faults import _chunks, _set_chunks, _stream
 from .faults_responses import _events, _set_events
 
