@@ -194,7 +194,8 @@ def _endpoints_by_param_id(settings) -> dict[str, str]:
 def _collected(config: pytest.Config, nodeids: list[str]) -> None:
     state = config.stash.get(_STATE, None)
     settings = config.stash.get(_SETTINGS, None)
-    if state is not None and settings is not None and "progress" in state and nodeids:
+    # every xdist worker reports the same collection: the plan is mapped once, for the first
+    if state is not None and settings is not None and "progress" in state and nodeids and not state["progress"].endpoint_of:
         state["progress"].collected(nodeids, _endpoints_by_param_id(settings))
 
 
